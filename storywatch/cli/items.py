@@ -1,0 +1,105 @@
+"""`storywatch items`: what is stored, as a table, CSV or JSON lines."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from storywatch.cli.common import console, fail, options
+from storywatch.normalise.dates import to_utc
+from storywatch.storage import Storage
+from storywatch.storage.repository import iter_items
+
+CSV_FIELDS = ["published_at", "status", "source", "title", "canonical_url", "language",
+              "authors", "word_count", "topic", "duplicate_of", "cluster_id", "relevance",
+              "novelty"]
+
+
+class Status(StrEnum):
+    followup = "followup"
+    duplicate = "duplicate"
+    offtopic = "offtopic"
+    unclassified = "unclassified"
+    all = "all"
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+def items(
+    ctx: typer.Context,
+    topic: Annotated[str | None, typer.Option(help="Judgements of this topic.")] = None,
+    status: Annotated[Status, typer.Option(help="Only items with this status.")] = Status.all,
+    since: Annotated[
+        str | None, typer.Option(help="Only items fetched since this date (e.g. 2024-10-01).")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    limit: Annotated[int | None, typer.Option(help="At most this many items.", min=1)] = None,
+) -> None:
+    """List stored items, newest first.
+
+    Example: storywatch items --topic deserters --status followup --format jsonl
+    """
+    opts = options(ctx)
+    config = opts.config()
+    if topic is not None:
+        config.topic(topic)  # an unknown topic is an error, not an empty list
+    elif len(config.topics) == 1:
+        topic = config.topics[0].name
+    since_at = to_utc(since) if since else None
+    if since and since_at is None:
+        fail(f"--since {since!r} is not a date; write e.g. 2024-10-01 or 2024-10-01T08:00Z")
+    storage = opts.storage(config)
+    rows = load_rows(storage, topic=topic, status=status.value, since=since_at, limit=limit)
+    storage.dispose()
+    render_items(rows, fmt, topic)
+
+
+def load_rows(
+    storage: Storage, *, topic: str | None, status: str = "all", since: datetime | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    rows = []
+    with storage.session() as session:
+        for row in iter_items(session, topic=topic, status=status, since=since):
+            if limit is not None and len(rows) >= limit:
+                break
+            rows.append(row.as_json(topic))
+    return rows
+
+
+def render_items(
+    rows: list[dict[str, Any]], fmt: Format = Format.table, topic: str | None = None
+) -> None:
+    """Print item rows (ItemRow.as_json dicts) in the chosen format."""
+    if fmt is Format.jsonl:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    elif fmt is Format.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "authors": "; ".join(row["authors"])})
+    else:
+        table = Table(title=f"{len(rows)} items" + (f" · topic {topic}" if topic else ""),
+                      title_justify="left")
+        for column in ("published", "status", "source", "lang", "title"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row((row["published_at"] or "")[:16].replace("T", " "), row["status"],
+                          row["source"], row["language"] or "", row["title"] or "")
+        console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(items)

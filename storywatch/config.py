@@ -1,0 +1,249 @@
+"""The one configuration contract of storywatch: a TOML file validated by pydantic.
+
+Every entry point (CLI, daemon, Scrapy's own `scrapy crawl`) loads the config through
+`load_config`, so a mistake is reported the same way everywhere: the file, the field
+and the problem, as a `ConfigError` that the CLI turns into exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from platformdirs import user_data_dir
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+CONFIG_ENV = "STORYWATCH_CONFIG"
+DEFAULT_CONFIG_NAME = "storywatch.toml"
+
+# Hand-written because pydantic only parses ISO 8601 durations ("PT30M"), and the config
+# promises the short forms people write in crontabs and systemd timers ("30m", "2h").
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Accept "90s", "15m", "2h", "7d", "1w", a number of seconds, or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError("must be positive")
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+            if seconds <= 0:
+                raise ValueError("must be positive")
+            return timedelta(seconds=seconds)
+    raise ValueError(f"{value!r} is not a duration; write e.g. '90s', '15m', '2h' or '7d'")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path(user_data_dir('storywatch')) / 'storywatch.db'}"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StorageConfig(_Section):
+    url: str = Field(default_factory=_default_database_url)
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, url: str) -> str:
+        if not url.startswith(("sqlite:", "postgresql")):
+            raise ValueError("use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return url
+
+
+class CrawlConfig(_Section):
+    user_agent: str = "storywatch/0.1 (+https://github.com/storywatch/storywatch)"
+    allow_private_networks: bool = False
+    obey_robots_txt: bool = True
+    concurrency_per_domain: int = Field(default=2, ge=1, le=32)
+    download_timeout: Duration = timedelta(seconds=30)
+    max_page_bytes: int = Field(default=5 * 1024 * 1024, ge=10_000)
+    timeout: Duration = timedelta(minutes=15)
+    autothrottle: bool = True
+
+
+class TopicConfig(_Section):
+    name: str = Field(min_length=1)
+    seeds: list[str] = Field(min_length=1)
+    keywords: list[str] = []
+    description: str | None = None
+
+
+_URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
+
+
+class SourceConfig(_Section):
+    name: str = Field(min_length=1)
+    kind: Literal["feed", "sitemap", "site"] = "feed"
+    url: str
+    every: Duration | None = None
+    cron: str | None = None
+    topics: list[str] | None = None  # None: every topic
+    max_age: Duration = timedelta(days=7)
+    max_pages: int = Field(default=5, ge=1)
+    depth: int = Field(default=2, ge=0)
+    allow: list[str] = []
+    deny: list[str] = []
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not _URL.match(url):
+            raise ValueError("must be an absolute http(s) URL")
+        return url
+
+    @field_validator("allow", "deny")
+    @classmethod
+    def _regexes(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
+        return patterns
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> SourceConfig:
+        if self.every is not None and self.cron is not None:
+            raise ValueError("give either 'every' or 'cron', not both")
+        return self
+
+
+class SmtpConfig(_Section):
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    sender: str
+    timeout: Duration = timedelta(seconds=30)
+
+
+class Config(_Section):
+    storage: StorageConfig = StorageConfig()
+    crawl: CrawlConfig = CrawlConfig()
+    topics: list[TopicConfig] = []
+    sources: list[SourceConfig] = []
+    smtp: SmtpConfig | None = None
+    path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        for kind, names in (
+            ("topics", [t.name for t in self.topics]),
+            ("sources", [s.name for s in self.sources]),
+        ):
+            seen: set[str] = set()
+            for name in names:
+                if name in seen:
+                    raise ValueError(f"{kind}: the name {name!r} is used twice")
+                seen.add(name)
+        topic_names = {t.name for t in self.topics}
+        for source in self.sources:
+            for topic in source.topics or []:
+                if topic not in topic_names:
+                    raise ValueError(f"source {source.name!r} names unknown topic {topic!r}")
+        return self
+
+    def topic(self, name: str) -> TopicConfig:
+        for topic in self.topics:
+            if topic.name == name:
+                return topic
+        known = ", ".join(t.name for t in self.topics) or "none"
+        raise UnknownName(f"no topic named {name!r} (configured: {known})")
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise UnknownName(f"no source named {name!r} (configured: {known})")
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; the message names the file, the field and the problem."""
+
+
+class UnknownName(ConfigError):
+    """A topic or source named on the command line that the config does not have."""
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _resolve_relative(config: Config, base: Path) -> Config:
+    """Seed files and SQLite paths are relative to the config file, not to the cwd."""
+    for topic in config.topics:
+        topic.seeds = [
+            seed if _URL.match(seed) or Path(seed).is_absolute() else str(base / seed)
+            for seed in topic.seeds
+        ]
+    url = config.storage.url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        relative = url.removeprefix("sqlite:///")
+        if relative and relative != ":memory:":
+            config.storage.url = f"sqlite:///{(base / relative).resolve()}"
+    return config
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """--config, then $STORYWATCH_CONFIG, then ./storywatch.toml; None means built-in defaults."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    return local if local.exists() else None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load and validate the config; raise ConfigError naming file, field and problem."""
+    config_path = find_config_path(path)
+    if config_path is None:
+        return Config()
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{config_path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config_path}: cannot read the file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown field (check the spelling; see examples/storywatch.toml)"
+            problems.append(f"{config_path}: {_field_path(error['loc'])}: {message}")
+        raise ConfigError("\n".join(problems)) from None
+    config.path = config_path.resolve()
+    return _resolve_relative(config, config_path.resolve().parent)

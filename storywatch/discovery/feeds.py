@@ -1,0 +1,76 @@
+"""RSS 0.9x/1.0/2.0 and Atom feeds, parsed by feedparser into article links with hints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import feedparser
+
+from storywatch.normalise.item import FeedHints
+
+
+@dataclass
+class FeedEntry:
+    link: str
+    hints: FeedHints
+
+
+@dataclass
+class ParsedFeed:
+    entries: list[FeedEntry] = field(default_factory=list)
+    title: str | None = None
+    error: str | None = None  # why the document is not a usable feed
+
+
+def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
+    """Parse a feed; a broken or non-feed document gives `error` instead of raising.
+
+    feedparser is lenient (it recovers entries from mildly broken XML and reports it as
+    `bozo`), so a feed is rejected only when nothing usable came out of it.
+    """
+    headers = {"content-type": content_type} if content_type else {}
+    parsed = feedparser.parse(body, response_headers=headers, resolve_relative_uris=False,
+                              sanitize_html=False)
+    version = parsed.get("version") or ""
+    result = ParsedFeed(title=parsed.feed.get("title"))
+    for entry in parsed.entries:
+        link = _entry_link(entry, url)
+        if not link:
+            continue
+        authors = [a.get("name", "").strip() for a in entry.get("authors", []) if a.get("name")]
+        if not authors and entry.get("author"):
+            authors = [entry["author"].strip()]
+        result.entries.append(
+            FeedEntry(
+                link=link,
+                hints=FeedHints(
+                    title=entry.get("title"),
+                    summary=entry.get("summary"),
+                    published=entry.get("published_parsed") or entry.get("updated_parsed")
+                    or entry.get("published") or entry.get("updated"),
+                    authors=authors,
+                    language=entry.get("language") or parsed.feed.get("language"),
+                ),
+            )
+        )
+    if not result.entries and (parsed.bozo or not version):
+        reason = parsed.get("bozo_exception")
+        result.error = (
+            f"not a usable feed ({type(reason).__name__}: {reason})" if reason
+            else "not a feed (no RSS/Atom root element)"
+        )
+    return result
+
+
+def _entry_link(entry: feedparser.FeedParserDict, feed_url: str) -> str | None:
+    candidates = [entry.get("link")]
+    candidates += [link.get("href") for link in entry.get("links", []) if link.get("rel") in
+                   (None, "alternate")]
+    candidates.append(entry.get("id"))
+    for candidate in candidates:
+        if candidate and isinstance(candidate, str):
+            absolute = urljoin(feed_url, candidate.strip())
+            if absolute.startswith(("http://", "https://")):
+                return absolute
+    return None

@@ -1,0 +1,42 @@
+"""Dates: every timestamp storywatch keeps is an aware datetime in UTC."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from dateutil import parser as dateutil_parser
+
+
+def to_utc(value: str | datetime | time.struct_time | None) -> datetime | None:
+    """Parse what pages and feeds give (ISO 8601, RFC 822, struct_time) into UTC.
+
+    A date without a zone is taken as UTC: it is wrong by a few hours at worst, whereas
+    guessing the publisher's zone from its country is wrong in other ways.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, time.struct_time):  # feedparser's *_parsed fields are UTC already
+        return datetime(*value[:6], tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            value = dateutil_parser.parse(value.strip())
+        except (ValueError, OverflowError):
+            return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        result = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    if not 1990 <= result.year <= 2100:
+        return None
+    return result
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None

@@ -1,0 +1,19 @@
+"""Language: ISO 639-1 codes, from the page's own declaration checked against its text."""
+
+from __future__ import annotations
+
+import py3langid
+
+# Below this many characters the statistical guess is noise; trust the declaration.
+_MIN_TEXT_FOR_DETECTION = 200
+
+
+def detect_language(text: str, declared: str | None = None) -> str | None:
+    """Pages often declare a site-wide `lang` that is wrong for a translated article, so the
+    text decides when there is enough of it; the declaration breaks ties on short texts."""
+    declared_code = declared.strip().lower().replace("_", "-").split("-")[0] if declared else None
+    if declared_code is not None and len(declared_code) != 2:
+        declared_code = None
+    if len(text) < _MIN_TEXT_FOR_DETECTION:
+        return declared_code or (py3langid.classify(text)[0] if text.strip() else None)
+    return str(py3langid.classify(text[:5000])[0])

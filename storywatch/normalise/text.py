@@ -1,0 +1,35 @@
+"""Text normal form: NFC, one space between words, one newline between paragraphs.
+
+The content hash is taken over this form with case and punctuation folded, so that two
+copies differing only in typography or a trailing space hash the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_SPACES = re.compile(r"[^\S\n]+")
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def clean_text(text: str | None) -> str:
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u00a0", " ").replace("\u200b", "")
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def hash_form(text: str) -> str:
+    return _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(hash_form(text).encode("utf-8")).hexdigest()
+
+
+def word_count(text: str) -> int:
+    return len(text.split())

@@ -1,0 +1,70 @@
+"""Canonical URLs: the identity of an article across feeds, sitemaps, AMP pages and shares."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+from courlan import normalize_url
+from w3lib.url import safe_url_string
+
+# AMP variants that publishers serve next to the real page. Mapped back here so that a link
+# to the AMP page and a link to the article are one article before anything is downloaded.
+_AMP_PATH_PREFIX = re.compile(r"^/amp(/.+)$")
+_AMP_PATH_SUFFIX = re.compile(r"^(.+?)/amp/?$")
+_AMP_EXTENSION = re.compile(r"\.amp\.html?$")
+_AMP_QUERY = re.compile(r"(^|&)(outputType=amp|amp=1|amp=true|amp)(?=&|$)", re.IGNORECASE)
+
+
+def _strip_amp(path: str, query: str) -> tuple[str, str]:
+    if match := _AMP_PATH_PREFIX.match(path):
+        path = match.group(1)
+    elif match := _AMP_PATH_SUFFIX.match(path):
+        path = match.group(1) or "/"
+    path = _AMP_EXTENSION.sub(".html", path)
+    query = _AMP_QUERY.sub("", query).strip("&")
+    return path, query
+
+
+def canonical_url(url: str, declared: str | None = None) -> str:
+    """The URL an article is known by.
+
+    `declared` is the page's rel=canonical or og:url; it wins only when it points to the
+    same site, because a canonical to another host is as often a syndication partner's
+    or a spammer's claim as the truth. Otherwise the URL itself is cleaned: tracking
+    parameters (utm_*, fbclid, gclid, …) removed, scheme and host lowercased, default port
+    and fragment dropped, AMP variants mapped to the article.
+    """
+    base = _clean(url)
+    if declared:
+        try:
+            candidate = _clean(declared, base=base)
+        except ValueError:
+            return base
+        if is_same_site(candidate, base):
+            return candidate
+    return base
+
+
+def _clean(url: str, base: str | None = None) -> str:
+    url = url.strip()
+    if base is not None and not urlsplit(url).scheme:
+        from urllib.parse import urljoin
+
+        url = urljoin(base, url)
+    parts = urlsplit(safe_url_string(url))
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an absolute http(s) URL: {url!r}")
+    path, query = _strip_amp(parts.path or "/", parts.query)
+    cleaned = normalize_url(urlunsplit((parts.scheme, parts.netloc, path, query, "")))
+    return urlunsplit(urlsplit(cleaned)._replace(fragment=""))
+
+
+def _registered_host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.").removeprefix("m.").removeprefix("amp.")
+
+
+def is_same_site(a: str, b: str) -> bool:
+    """Same host up to www./m./amp. prefixes (a news site's usual mirrors)."""
+    return _registered_host(a) == _registered_host(b) and bool(_registered_host(a))

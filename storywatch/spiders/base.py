@@ -1,0 +1,92 @@
+"""What every storywatch spider shares: its source, article requests and failure records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import scrapy
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from storywatch.config import SourceConfig
+from storywatch.normalise.dates import utc_now
+from storywatch.normalise.item import FeedHints
+from storywatch.spiders.context import crawler_config
+from storywatch.spiders.items import RawArticle
+
+ARTICLE_META = "storywatch_article"
+
+
+class NewsSpider(scrapy.Spider):
+    """Base of the feed, sitemap and site spiders; one spider instance crawls one source."""
+
+    discovered_via = "unknown"
+
+    def __init__(self, *args: Any, source: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.source_name = source
+        self.source: SourceConfig  # set in from_crawler, once the config is known
+        self.failures: list[tuple[str, str]] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if not spider.source_name:
+            raise ValueError(f"give the source to crawl: scrapy crawl {cls.name} -a source=NAME")
+        spider.source = crawler_config(crawler).source(spider.source_name)
+        return spider
+
+    # -- failures -------------------------------------------------------------------------
+    def record_failure(self, url: str, reason: str) -> None:
+        """Log a failure against its URL and count it; the crawl goes on."""
+        self.failures.append((url, reason))
+        self.crawler.stats.inc_value("storywatch/failures")
+        self.logger.warning("%s: %s (source %s)", url, reason, self.source_name)
+
+    def listing_failed(self, failure: Failure) -> None:
+        self.crawler.stats.inc_value("storywatch/listings_failed")
+        self.record_failure(failure.request.url, _describe(failure))  # type: ignore[attr-defined]
+
+    def article_failed(self, failure: Failure) -> None:
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            return  # a middleware declined it (already known, refused) and said why
+        self.crawler.stats.inc_value("storywatch/articles_failed")
+        self.record_failure(failure.request.url, _describe(failure))  # type: ignore[attr-defined]
+
+    # -- articles -------------------------------------------------------------------------
+    def article_request(self, url: str, hints: FeedHints | None = None) -> scrapy.Request:
+        self.crawler.stats.inc_value("storywatch/articles_listed")
+        return scrapy.Request(
+            url,
+            callback=self.parse_article,
+            errback=self.article_failed,
+            meta={ARTICLE_META: True, "hints": hints or FeedHints()},
+        )
+
+    def parse_article(self, response: Response) -> Iterator[RawArticle]:
+        if not isinstance(response, TextResponse):
+            self.crawler.stats.inc_value("storywatch/articles_failed")
+            content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+            self.record_failure(response.url, f"not an HTML page ({content_type or 'no type'})")
+            return
+        self.crawler.stats.inc_value("storywatch/articles_fetched")
+        yield RawArticle(
+            url=response.url,
+            requested_url=response.request.url if response.request else response.url,
+            html=response.text,
+            source=self.source.name,
+            discovered_via=self.discovered_via,
+            fetched_at=utc_now(),
+            hints=response.meta.get("hints") or FeedHints(),
+        )
+
+
+def _describe(failure: Failure) -> str:
+    if failure.check(HttpError):
+        status = failure.value.response.status  # type: ignore[union-attr]
+        return f"HTTP {status}"
+    return f"{failure.type.__name__ if failure.type else 'error'}: {failure.getErrorMessage()}"

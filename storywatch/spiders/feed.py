@@ -1,0 +1,33 @@
+"""The feed spider: one RSS/Atom feed, every entry's article page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import scrapy
+from scrapy.http import Response
+
+from storywatch.discovery.feeds import parse_feed
+from storywatch.spiders.base import NewsSpider
+
+
+class FeedSpider(NewsSpider):
+    """Crawl one feed source: the feed itself, then every entry's article page."""
+
+    name = "feed"
+    discovered_via = "feed"
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        yield scrapy.Request(self.source.url, callback=self.parse, errback=self.listing_failed)
+
+    def parse(self, response: Response) -> Iterator[scrapy.Request]:
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
+        feed = parse_feed(response.body, response.url, content_type)
+        if feed.error:
+            self.crawler.stats.inc_value("storywatch/listings_failed")
+            self.record_failure(response.url, feed.error)
+            return
+        if not feed.entries:
+            self.logger.info("%s: feed has no entries", response.url)
+        for entry in feed.entries:
+            yield self.article_request(entry.link, entry.hints)

@@ -1,0 +1,52 @@
+"""Downloader middlewares: decide, before a request is sent, whether it is worth sending."""
+
+from __future__ import annotations
+
+import logging
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+
+from storywatch.normalise.urls import canonical_url
+from storywatch.spiders.base import ARTICLE_META
+from storywatch.spiders.context import crawler_storage
+from storywatch.storage.repository import known_url
+
+log = logging.getLogger(__name__)
+
+
+class KnownArticleMiddleware:
+    """Skip article requests whose canonical URL is already stored or already requested.
+
+    The per-run set serves the hot path (the same article listed by several feeds); the
+    database is the truth across runs. Only article requests are checked: feeds and
+    sitemaps must be fetched every time.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.requested: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> KnownArticleMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        if not request.meta.get(ARTICLE_META) or request.meta.get("storywatch_checked"):
+            return None
+        try:
+            canonical = canonical_url(request.url)
+        except ValueError:
+            raise IgnoreRequest(f"not an http(s) URL: {request.url}") from None
+        request.meta["storywatch_checked"] = True
+        stats = self.crawler.stats
+        if canonical in self.requested:
+            stats.inc_value("storywatch/articles_repeated")  # type: ignore[union-attr]
+            raise IgnoreRequest(f"already requested in this run: {canonical}")
+        with crawler_storage(self.crawler).session() as session:
+            if known_url(session, canonical) is not None:
+                stats.inc_value("storywatch/articles_known")  # type: ignore[union-attr]
+                raise IgnoreRequest(f"already stored: {canonical}")
+        self.requested.add(canonical)
+        return None

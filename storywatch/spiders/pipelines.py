@@ -1,0 +1,76 @@
+"""Item pipelines: extract → normalise → store. Each stage is a thin adapter over its package."""
+
+from __future__ import annotations
+
+import logging
+
+from scrapy import Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from storywatch.extraction import extract_article
+from storywatch.normalise.item import NewsItem, normalise_article
+from storywatch.spiders.context import crawler_storage
+from storywatch.spiders.items import RawArticle
+from storywatch.storage.repository import save_item
+
+log = logging.getLogger(__name__)
+
+# Under this many words nothing usable came out of the page or its listing.
+MIN_STORED_WORDS = 15
+
+
+class ExtractPipeline:
+    """RawArticle → NewsItem: main text and metadata, merged with the listing's hints."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
+        return cls(crawler)
+
+    def process_item(self, item: object, spider: Spider | None = None) -> object:
+        if not isinstance(item, RawArticle):
+            return item
+        article = extract_article(item.html, item.url)
+        news = normalise_article(
+            article,
+            url=item.url,
+            requested_url=item.requested_url,
+            source=item.source,
+            discovered_via=item.discovered_via,
+            hints=item.hints,
+            fetched_at=item.fetched_at,
+        )
+        if news.word_count < MIN_STORED_WORDS:
+            self.crawler.stats.inc_value("storywatch/articles_failed")  # type: ignore[union-attr]
+            reason = f"no article text ({news.word_count} words)"
+            if spider is not None and hasattr(spider, "record_failure"):
+                spider.record_failure(item.url, reason)
+            raise DropItem(f"{item.url}: {reason}")
+        return news
+
+
+class StorePipeline:
+    """Store each item in its own transaction, so a crash never leaves half an item."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(crawler)
+
+    def process_item(self, item: object, spider: Spider | None = None) -> object:
+        if not isinstance(item, NewsItem):
+            return item
+        with crawler_storage(self.crawler).session() as session:
+            saved = save_item(session, item)
+        stats = self.crawler.stats
+        stats.inc_value(  # type: ignore[union-attr]
+            "storywatch/articles_new" if saved.created else "storywatch/articles_existing"
+        )
+        item.stored_id = saved.id  # type: ignore[attr-defined]
+        item.stored_new = saved.created  # type: ignore[attr-defined]
+        return item

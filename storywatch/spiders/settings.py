@@ -1,0 +1,66 @@
+"""Scrapy settings of storywatch; `scrapy_settings(config)` overlays the user's config.
+
+Politeness lives here, not in the spiders: robots.txt, AutoThrottle, per-domain
+concurrency, timeouts and size limits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.settings import Settings
+
+from storywatch.config import Config
+
+BOT_NAME = "storywatch"
+SPIDER_MODULES = ["storywatch.spiders"]
+NEWSPIDER_MODULE = "storywatch.spiders"
+
+ROBOTSTXT_OBEY = True
+ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"
+USER_AGENT = "storywatch/0.1 (+https://github.com/storywatch/storywatch)"
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 5 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 0
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+HTTPCACHE_ENABLED = False
+
+DOWNLOADER_MIDDLEWARES = {
+    "storywatch.spiders.middlewares.KnownArticleMiddleware": 50,
+}
+ITEM_PIPELINES = {
+    "storywatch.spiders.pipelines.ExtractPipeline": 100,
+    "storywatch.spiders.pipelines.StorePipeline": 300,
+}
+
+
+def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> Settings:
+    """Project settings with the config's crawl section and the config object itself."""
+    settings = Settings()
+    settings.setmodule(__name__, priority="project")
+    crawl = config.crawl
+    settings.setdict(
+        {
+            "USER_AGENT": crawl.user_agent,
+            "ROBOTSTXT_OBEY": crawl.obey_robots_txt,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
+            "DOWNLOAD_TIMEOUT": crawl.download_timeout.total_seconds(),
+            "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
+            "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
+            "STORYWATCH_CONFIG": config,
+        },
+        priority="project",
+    )
+    if overrides:
+        settings.setdict(overrides, priority="cmdline")
+    return settings

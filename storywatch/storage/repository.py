@@ -1,0 +1,184 @@
+"""Reads and writes of items and judgements, written once for SQLite and PostgreSQL.
+
+Writes are upserts on unique keys, never check-then-insert, so two crawlers storing the
+same article at the same moment end with one row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storywatch.normalise.item import NewsItem
+from storywatch.storage.models import Item, ItemUrl, Judgement
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+@dataclass(frozen=True)
+class SavedItem:
+    id: int
+    created: bool
+
+
+def save_item(session: Session, item: NewsItem) -> SavedItem:
+    """Store the item unless its canonical URL is known; record all its URL forms."""
+    values = {
+        "canonical_url": item.canonical_url,
+        "url": item.url,
+        "title": item.title,
+        "authors": item.authors,
+        "published_at": item.published_at,
+        "fetched_at": item.fetched_at,
+        "language": item.language,
+        "text": item.text,
+        "source": item.source,
+        "discovered_via": item.discovered_via,
+        "content_hash": item.content_hash,
+        "word_count": item.word_count,
+        "extractor": item.extractor,
+    }
+    inserted = session.execute(
+        _insert(session, Item)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["canonical_url"])
+        .returning(Item.id)
+    ).scalar_one_or_none()
+    item_id = inserted
+    if item_id is None:
+        item_id = session.execute(
+            select(Item.id).where(Item.canonical_url == item.canonical_url)
+        ).scalar_one()
+    remember_urls(session, item_id, [item.canonical_url, *item.aliases])
+    return SavedItem(id=item_id, created=inserted is not None)
+
+
+def remember_urls(session: Session, item_id: int, urls: Iterable[str]) -> None:
+    rows = [{"url": url, "item_id": item_id} for url in dict.fromkeys(urls) if url]
+    if rows:
+        session.execute(
+            _insert(session, ItemUrl).values(rows).on_conflict_do_nothing(index_elements=["url"])
+        )
+
+
+def known_url(session: Session, url: str) -> int | None:
+    """The item id stored under this URL form, if any."""
+    return session.execute(select(ItemUrl.item_id).where(ItemUrl.url == url)).scalar()
+
+
+def item_by_url(session: Session, url: str) -> Item | None:
+    item_id = known_url(session, url)
+    return session.get(Item, item_id) if item_id is not None else None
+
+
+def save_judgement(
+    session: Session,
+    *,
+    item_id: int,
+    topic: str,
+    status: str,
+    decided_at: datetime,
+    duplicate_of: str | None = None,
+    cluster_id: str | None = None,
+    relevance: float | None = None,
+    novelty: float | None = None,
+    reasons: dict[str, Any] | None = None,
+) -> None:
+    """Insert or replace the judgement of (item, topic): re-scoring overwrites in place."""
+    values = {
+        "item_id": item_id,
+        "topic": topic,
+        "status": status,
+        "decided_at": decided_at,
+        "duplicate_of": duplicate_of,
+        "cluster_id": cluster_id,
+        "relevance": relevance,
+        "novelty": novelty,
+        "reasons": reasons or {},
+    }
+    statement = _insert(session, Judgement).values(**values)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["item_id", "topic"],
+            set_={k: statement.excluded[k] for k in values if k not in ("item_id", "topic")},
+        )
+    )
+
+
+@dataclass
+class ItemRow:
+    item: Item
+    judgement: Judgement | None
+
+    def as_json(self, topic: str | None = None) -> dict[str, Any]:
+        from storywatch.normalise.dates import iso
+
+        item, judgement = self.item, self.judgement
+        return {
+            "url": item.url,
+            "canonical_url": item.canonical_url,
+            "title": item.title,
+            "authors": item.authors,
+            "published_at": iso(item.published_at),
+            "fetched_at": iso(item.fetched_at),
+            "language": item.language,
+            "text": item.text,
+            "source": item.source,
+            "discovered_via": item.discovered_via,
+            "content_hash": item.content_hash,
+            "word_count": item.word_count,
+            "extractor": item.extractor,
+            "topic": judgement.topic if judgement else topic,
+            "status": judgement.status if judgement else "unclassified",
+            "duplicate_of": judgement.duplicate_of if judgement else None,
+            "cluster_id": judgement.cluster_id if judgement else None,
+            "relevance": judgement.relevance if judgement else None,
+            "novelty": judgement.novelty if judgement else None,
+            "reasons": judgement.reasons if judgement else {},
+        }
+
+
+def items_query(
+    *, topic: str | None = None, status: str = "all", since: datetime | None = None
+) -> Select[tuple[Item, Judgement]]:
+    """Items with their judgement for one topic (or every judgement when topic is None)."""
+    on = Judgement.item_id == Item.id
+    if topic is not None:
+        on = on & (Judgement.topic == topic)
+    query = select(Item, Judgement).outerjoin(Judgement, on)
+    if status == "unclassified":
+        query = query.where(Judgement.id.is_(None))
+    elif status != "all":
+        query = query.where(Judgement.status == status)
+    if since is not None:
+        query = query.where(Item.fetched_at >= since)
+    return query.order_by(Item.published_at.desc().nulls_last(), Item.id.desc())
+
+
+def iter_items(
+    session: Session, *, topic: str | None = None, status: str = "all",
+    since: datetime | None = None,
+) -> Iterator[ItemRow]:
+    for item, judgement in session.execute(
+        items_query(topic=topic, status=status, since=since)
+    ):
+        yield ItemRow(item, judgement)
+
+
+def count_items(session: Session) -> int:
+    from sqlalchemy import func
+
+    return session.execute(select(func.count(Item.id))).scalar_one()
+
+
+def items_by_ids(session: Session, ids: Sequence[int]) -> list[Item]:
+    return list(session.execute(select(Item).where(Item.id.in_(ids))).scalars())
