@@ -55,7 +55,7 @@ def world(news_world: object) -> Iterator[object]:
     """The same server with a clean request log and no overrides left by other tests."""
     news_world.clear_log()  # type: ignore[attr-defined]
     yield news_world
-    reset = getattr(news_world, "clear_overrides", None)
+    reset = getattr(news_world, "reset", None)
     if reset is not None:
         reset()
 

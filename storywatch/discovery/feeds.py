@@ -21,6 +21,7 @@ class ParsedFeed:
     entries: list[FeedEntry] = field(default_factory=list)
     title: str | None = None
     error: str | None = None  # why the document is not a usable feed
+    warning: str | None = None  # usable, but malformed: entries were recovered
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
@@ -54,6 +55,9 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
                 ),
             )
         )
+    if result.entries and parsed.bozo:
+        reason = parsed.get("bozo_exception")
+        result.warning = f"malformed feed, {len(result.entries)} entries recovered ({reason})"
     if not result.entries and (parsed.bozo or not version):
         reason = parsed.get("bozo_exception")
         result.error = (

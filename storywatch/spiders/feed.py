@@ -27,6 +27,8 @@ class FeedSpider(NewsSpider):
             self.crawler.stats.inc_value("storywatch/listings_failed")
             self.record_failure(response.url, feed.error)
             return
+        if feed.warning:
+            self.logger.warning("%s: %s (source %s)", response.url, feed.warning, self.source.name)
         if not feed.entries:
             self.logger.info("%s: feed has no entries", response.url)
         for entry in feed.entries:

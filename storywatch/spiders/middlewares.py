@@ -21,12 +21,15 @@ class KnownArticleMiddleware:
 
     The per-run set serves the hot path (the same article listed by several feeds); the
     database is the truth across runs. Only article requests are checked: feeds and
-    sitemaps must be fetched every time.
+    sitemaps must be fetched every time. The set is shared by all crawlers of one run
+    (`run_crawl` passes it in the settings), so two sources listing one article in the
+    same run cost one download.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.requested: set[str] = set()
+        shared = crawler.settings.get("STORYWATCH_REQUESTED_URLS")
+        self.requested: set[str] = shared if isinstance(shared, set) else set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> KnownArticleMiddleware:

@@ -66,6 +66,8 @@ def run_crawl(
     settings = scrapy_settings(config, settings_overrides)
     # storywatch.logs owns the root handler; Scrapy only sets levels and its Twisted bridge.
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    # Canonical article URLs requested so far in this run, shared by every source's crawler.
+    settings.set("STORYWATCH_REQUESTED_URLS", set(), priority="cmdline")
     process = CrawlerProcess(settings)
     crawlers = []
     for source in sources:

@@ -1,0 +1,45 @@
+"""The demo topic and sources, pointed at a running FixtureServer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storywatch.demo.world import seed_paths
+
+DEMO_FEEDS = {
+    "world-rss": "/feeds/world.rss",
+    "europe-rdf": "/feeds/europe.rdf",
+    "all-atom": "/feeds/all.atom",
+    "broken-feed": "/feeds/broken.rss",
+    "html-as-feed": "/feeds/html.rss",
+    "empty-feed": "/feeds/empty.rss",
+}
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def demo_config_toml(base_url: str, database: Path) -> str:
+    """A complete config for the demo world: the same file format users write."""
+    seeds = ", ".join(_toml_string(str(path)) for path in seed_paths())
+    lines = [
+        "# Written by `storywatch demo`: the demo news world served on 127.0.0.1.",
+        "[storage]",
+        f"url = {_toml_string(f'sqlite:///{database.resolve()}')}",
+        "",
+        "[crawl]",
+        'user_agent = "storywatch-demo/0.1 (+https://github.com/storywatch/storywatch)"',
+        "allow_private_networks = true  # the demo world is on loopback",
+        "autothrottle = false           # a local server needs no throttling",
+        "concurrency_per_domain = 8",
+        "",
+        "[[topics]]",
+        'name = "deserters"',
+        'description = "Russian army deserters given refuge in France and elsewhere"',
+        f"seeds = [{seeds}]",
+    ]
+    for name, path in DEMO_FEEDS.items():
+        lines += ["", "[[sources]]", f'name = "{name}"', 'kind = "feed"',
+                  f"url = {_toml_string(base_url + path)}", 'every = "30m"']
+    return "\n".join(lines) + "\n"
