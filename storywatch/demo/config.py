@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from storywatch.demo.world import seed_paths
 
 DEMO_FEEDS = {
@@ -20,13 +18,16 @@ def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def demo_config_toml(base_url: str, database: Path) -> str:
-    """A complete config for the demo world: the same file format users write."""
+def demo_config_toml(base_url: str, storage_url: str, feeds: dict[str, str] | None = None) -> str:
+    """A complete config for the demo world: the same file format users write.
+
+    Tests use it too, with another storage URL or a subset of the feeds.
+    """
     seeds = ", ".join(_toml_string(str(path)) for path in seed_paths())
     lines = [
         "# Written by `storywatch demo`: the demo news world served on 127.0.0.1.",
         "[storage]",
-        f"url = {_toml_string(f'sqlite:///{database.resolve()}')}",
+        f"url = {_toml_string(storage_url)}",
         "",
         "[crawl]",
         'user_agent = "storywatch-demo/0.1 (+https://github.com/storywatch/storywatch)"',
@@ -39,7 +40,7 @@ def demo_config_toml(base_url: str, database: Path) -> str:
         'description = "Russian army deserters given refuge in France and elsewhere"',
         f"seeds = [{seeds}]",
     ]
-    for name, path in DEMO_FEEDS.items():
+    for name, path in (DEMO_FEEDS if feeds is None else feeds).items():
         lines += ["", "[[sources]]", f'name = "{name}"', 'kind = "feed"',
                   f"url = {_toml_string(base_url + path)}", 'every = "30m"']
     return "\n".join(lines) + "\n"
