@@ -27,8 +27,8 @@ import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.newsgen import article_page, rss_feed  # noqa: E402
-from storywatch.extraction import extract_article  # noqa: E402
+from benchmarks.newsgen import article_page, rss_feed
+from storywatch.extraction import extract_article
 
 
 def serve(pages: dict[str, bytes]) -> ThreadingHTTPServer:
