@@ -161,8 +161,8 @@ class SmtpConfig(_Section):
 
 
 class DigestConfig(_Section):
-    # Where `storywatch unsubscribe-server` (or any route calling `storywatch unsubscribe`)
-    # is reachable from the reader's mail client; needed for the one-click unsubscribe link.
+    # Public base URL under which `storywatch digest serve-unsubscribe` is reachable (behind
+    # HTTPS); unsubscribe links are {public_url}/unsubscribe?token=... Needed for sending.
     public_url: str | None = None
     # A digest longer than this is hard to read; the older rest waits for the next digest.
     max_items: int = Field(default=50, ge=1, le=500)

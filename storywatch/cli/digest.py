@@ -117,5 +117,36 @@ def preview(
                   markup=False, highlight=False)
 
 
+@digest_app.command("serve-unsubscribe")
+def serve_unsubscribe(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8025,
+) -> None:
+    """Serve the unsubscribe page and RFC 8058 one-click POSTs for digest.public_url
+    (put it behind your HTTPS reverse proxy).
+
+    Example: storywatch digest serve-unsubscribe --port 8025
+    """
+    from storywatch.notify.web import make_unsubscribe_server
+
+    opts = options(ctx)
+    storage = opts.storage()
+    try:
+        server = make_unsubscribe_server(storage, host, port)
+    except OSError as exc:
+        storage.dispose()
+        fail(f"cannot listen on {host}:{port}: {exc}")
+    console.print(f"serving unsubscribe links on http://{host}:{server.server_port}/unsubscribe",
+                  markup=False, highlight=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        storage.dispose()
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(digest_app, name="digest")
