@@ -109,6 +109,8 @@ def test_lead_is_whole_first_sentences_within_the_limit() -> None:
     assert lead_of("word " * 100, None, 40).endswith("…")
     assert len(lead_of("word " * 100, None, 40)) <= 41
     assert lead_of(text, ["Only\nthis is new.", 7], 300) == "Only this is new."
+    assert lead_of(text, [{"text": "Recorded as a dict.", "score": 0.9}], 300) == \
+        "Recorded as a dict."
 
 
 def test_rendering_keeps_scraped_text_harmless(database_url: str) -> None:

@@ -55,7 +55,11 @@ def lead_of(text: str, novel_sentences: object, limit: int) -> str:
     opening sentences; whole sentences up to the limit, at least one (shortened)."""
     sentences: list[str] = []
     if isinstance(novel_sentences, list):
-        sentences = [one_line(s) for s in novel_sentences if isinstance(s, str) and s.strip()]
+        for entry in novel_sentences:
+            # Plain strings, or {"text": ...} records should classification add scores.
+            sentence = entry.get("text") if isinstance(entry, dict) else entry
+            if isinstance(sentence, str) and sentence.strip():
+                sentences.append(one_line(sentence))
     if not sentences:
         for paragraph in (text or "").split("\n"):
             sentences.extend(one_line(s) for s in _SENTENCE_END.split(paragraph) if s.strip())

@@ -134,6 +134,8 @@ def build_message(rendered: RenderedDigest, *, sender: str, to: str, topic: str,
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # RFC 3834: tells vacation responders not to answer a digest.
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
+    # Quoted-printable named up front: what the stdlib's heuristic picks for this text
+    # anyway, without its trial encodings (a quarter of the MIME time, benchmarks/).
+    message.set_content(rendered.text, cte="quoted-printable")
+    message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     return message

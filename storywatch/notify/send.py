@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from storywatch.config import Config, ConfigError
 from storywatch.normalise.dates import utc_now
@@ -84,12 +85,11 @@ def pending_digest(storage: Storage, config: Config, sub: SubscriptionRow) -> Di
         )
 
 
-def _mark_slot(storage: Storage, sub: SubscriptionRow, now: datetime, *, sent: bool) -> None:
+def _mark_slot(session: Session, sub: SubscriptionRow, now: datetime, *, sent: bool) -> None:
     values: dict[str, datetime] = {"last_run_at": now}
     if sent:
         values["last_sent_at"] = now
-    with storage.session() as session:
-        session.execute(update(Subscription).where(Subscription.id == sub.id).values(**values))
+    session.execute(update(Subscription).where(Subscription.id == sub.id).values(**values))
 
 
 def send_due_digests(config: Config, storage: Storage, now: datetime | None = None, *,
@@ -142,7 +142,8 @@ def send_due_digests(config: Config, storage: Storage, now: datetime | None = No
             if digest is None:
                 summary.empty += 1
                 if not dry_run:
-                    _mark_slot(storage, sub, now, sent=False)
+                    with storage.session() as session:
+                        _mark_slot(session, sub, now, sent=False)
                 continue
             if dry_run:
                 rendered = render_digest(digest, unsubscribe_url=None,
@@ -189,14 +190,14 @@ def _send_one(config: Config, storage: Storage, mailer: Mailer, sub: Subscriptio
     except SendUncertain as exc:
         with storage.session() as session:
             ledger.mark(session, digest_id, "unknown", utc_now(), error=str(exc))
-        _mark_slot(storage, sub, now, sent=False)
+            _mark_slot(session, sub, now, sent=False)
         summary.uncertain += 1
         log.warning("digest to %s (%s) possibly sent, not retried: %s",
                     sub.email, sub.topic, exc)
         return True
     with storage.session() as session:
         ledger.mark(session, digest_id, "sent", utc_now())
-    _mark_slot(storage, sub, now, sent=True)
+        _mark_slot(session, sub, now, sent=True)
     summary.sent += 1
     summary.items_sent += len(restricted.item_ids)
     return True
