@@ -21,9 +21,10 @@ import socket
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any, cast
 
 import psutil
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from storywatch.storage.notify import DigestDelivery
@@ -99,7 +100,7 @@ def mark(session: Session, digest_id: str, state: str, now: datetime,
         .where(DigestDelivery.digest_id == digest_id)
         .values(state=state, error=(error or None) and error[:2000], updated_at=now)
     )
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def reconcile(session: Session, now: datetime, grace: timedelta) -> int:

@@ -113,7 +113,8 @@ def send_due_digests(config: Config, storage: Storage, now: datetime | None = No
     with storage.session() as session:
         if not dry_run:
             summary.reconciled = ledger.reconcile(session, now, in_flight_grace(config))
-        secret = signing_secret(session)
+        # Not in a dry run: creating the key on first use would be a change.
+        secret = "" if dry_run else signing_secret(session)
         subscriptions = list_subscriptions(session, topic=topic)
     if summary.reconciled:
         log.warning("%d ledger rows were left 'sending' by a stopped process; they count as "

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from storywatch.storage.notify import Subscriber, Subscription
@@ -137,7 +138,7 @@ def add_subscription(session: Session, email: str, topic: str, schedule: Schedul
     ).scalar_one_or_none()
     if created is None:
         session.execute(
-            Subscription.__table__.update()
+            update(Subscription)
             .where(Subscription.subscriber_id == subscriber_id, Subscription.topic == topic)
             .values(every=schedule.every, at=schedule.at, weekday=schedule.weekday,
                     tz=schedule.tz)
@@ -187,7 +188,7 @@ def remove_subscription(session: Session, email: str, topic: str) -> bool:
         delete(Subscription).where(Subscription.subscriber_id == subscriber_id,
                                    Subscription.topic == topic)
     )
-    return bool(result.rowcount)
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 def remove_subscriber(session: Session, email: str) -> bool:
@@ -195,4 +196,4 @@ def remove_subscriber(session: Session, email: str) -> bool:
     result = session.execute(
         delete(Subscriber).where(Subscriber.email == normalise_email(email))
     )
-    return bool(result.rowcount)
+    return bool(cast(CursorResult[Any], result).rowcount)
