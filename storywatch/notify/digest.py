@@ -158,9 +158,10 @@ def group_entries(items: Sequence[DigestItem]) -> list[DigestEntry]:
 
 
 def followups_query(topic: str, since: datetime, subscriber_id: int | None):  # type: ignore[no-untyped-def]
-    """Follow-ups of the topic judged since `since`, minus what the ledger blocks."""
+    """Ids (and judgement times) of the topic's follow-ups judged since `since`, minus what
+    the ledger blocks, newest first."""
     query = (
-        select(Item, Judgement)
+        select(Item.id, Judgement.decided_at)
         .join(Judgement, and_(Judgement.item_id == Item.id, Judgement.topic == topic))
         .where(Judgement.status == "followup", Judgement.decided_at >= since)
     )
@@ -184,13 +185,28 @@ def build_digest(
     subscriber_id: int | None,
     max_items: int,
     lead_chars: int,
+    cache: dict[tuple[int, datetime], DigestItem] | None = None,
 ) -> Digest | None:
     """The pending digest of one subscriber (or, with subscriber_id None, every follow-up
-    since `since`, for previews); None when there is nothing to send."""
-    items = [
-        _digest_item(item, judgement, lead_chars)
-        for item, judgement in session.execute(followups_query(topic, since, subscriber_id))
-    ]
+    since `since`, for previews); None when there is nothing to send.
+
+    `cache` (one per run) keeps items already loaded for another subscriber: a run over many
+    subscribers then reads each article's text once, not once per subscriber.
+    """
+    cache = {} if cache is None else cache
+    wanted = [(row[0], row[1]) for row in session.execute(
+        followups_query(topic, since, subscriber_id))]
+    missing = [item_id for item_id, decided in wanted if (item_id, decided) not in cache]
+    if missing:
+        loaded = session.execute(
+            select(Item, Judgement)
+            .join(Judgement, and_(Judgement.item_id == Item.id, Judgement.topic == topic))
+            .where(Item.id.in_(missing))
+        )
+        for item, judgement in loaded:
+            cache[(item.id, judgement.decided_at)] = _digest_item(item, judgement, lead_chars)
+    # A judgement re-decided between the two queries is left for the next run.
+    items = [cache[key] for key in wanted if key in cache]
     entries = group_entries(items)
     if not entries:
         return None

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from storywatch.config import Config, ConfigError
 from storywatch.normalise.dates import utc_now
 from storywatch.notify import ledger
-from storywatch.notify.digest import Digest, build_digest, first_digest_start
+from storywatch.notify.digest import Digest, DigestItem, build_digest, first_digest_start
 from storywatch.notify.mailer import Mailer, SendFailed, SendUncertain
 from storywatch.notify.render import build_message, render_digest
 from storywatch.notify.subscribers import SubscriptionRow, list_subscriptions
@@ -75,13 +75,14 @@ def in_flight_grace(config: Config) -> timedelta:
     return smtp.timeout * 8 * attempts + backoff + timedelta(minutes=1)
 
 
-def pending_digest(storage: Storage, config: Config, sub: SubscriptionRow) -> Digest | None:
+def pending_digest(storage: Storage, config: Config, sub: SubscriptionRow,
+                   cache: dict[tuple[int, datetime], DigestItem] | None = None) -> Digest | None:
     with storage.session() as session:
         return build_digest(
             session, topic=sub.topic, email=sub.email, tz=sub.schedule.tz,
             since=first_digest_start(sub.created_at, config.digest.first_digest_covers),
             subscriber_id=sub.subscriber_id, max_items=config.digest.max_items,
-            lead_chars=config.digest.lead_chars,
+            lead_chars=config.digest.lead_chars, cache=cache,
         )
 
 
@@ -123,6 +124,7 @@ def send_due_digests(config: Config, storage: Storage, now: datetime | None = No
     if own_mailer:
         assert config.smtp is not None
         mailer = Mailer(config.smtp)
+    items_cache: dict[str, dict[tuple[int, datetime], DigestItem]] = {}
     try:
         for sub in subscriptions:
             summary.subscriptions += 1
@@ -135,7 +137,8 @@ def send_due_digests(config: Config, storage: Storage, now: datetime | None = No
             if scheduled and not sub.schedule.is_due(now, sub.last_run_at, sub.created_at,
                                                      has_news=True):
                 continue
-            digest = pending_digest(storage, config, sub)
+            # Per topic: one article has a cluster (and so an entry) per topic.
+            digest = pending_digest(storage, config, sub, items_cache.setdefault(sub.topic, {}))
             if not sub.schedule.is_due(now, sub.last_run_at, sub.created_at,
                                        has_news=digest is not None):
                 continue
