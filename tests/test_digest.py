@@ -3,6 +3,7 @@ scraped text harmless, and delivery through a real SMTP server (aiosmtpd on 127.
 
 from __future__ import annotations
 
+import re
 import socket
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -463,3 +464,33 @@ def test_crash_between_send_and_record_never_sends_twice(
 def test_now_is_aware_utc() -> None:
     assert utc_now().tzinfo is not None and utc_now().utcoffset() == timedelta(0)
     assert datetime.now(UTC).tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("extra", "smtp_fields", "problem"),
+    [
+        ('public_url = "ftp://watch.example.org"', "", "digest.public_url: must be an absolute"),
+        ("max_items = 0", "", "digest.max_items"),
+        ("", 'sender = "not an address"', "smtp.sender: 'not an address' is not an email"),
+        ("", "retries = 99", "smtp.retries"),
+    ],
+)
+def test_bad_digest_settings_name_the_field(tmp_path: Path, extra: str, smtp_fields: str,
+                                            problem: str) -> None:
+    path = tmp_path / "storywatch.toml"
+    smtp_section = smtp_fields if "sender" in smtp_fields else \
+        f'sender = "digest@example.org"\n{smtp_fields}'
+    path.write_text(f"""
+[[topics]]
+name = "{TOPIC}"
+seeds = ["https://news.example/seed.html"]
+
+[smtp]
+host = "127.0.0.1"
+{smtp_section}
+
+[digest]
+{extra}
+""", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        load_config(path)
