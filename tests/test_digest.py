@@ -494,3 +494,59 @@ host = "127.0.0.1"
 """, encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape(problem)):
         load_config(path)
+
+
+def test_one_item_in_two_topics_reaches_a_subscriber_once(tmp_path: Path,
+                                                         smtp: SmtpServer) -> None:
+    database_url = f"sqlite:///{tmp_path / 'sw.db'}"
+    config = load_config(write_config(tmp_path, database_url, smtp))
+    storage = open_storage(database_url)
+    visas = [entry for entry in WORLD if entry["key"] == "visas"]
+    store(storage, visas)
+    store(storage, visas, topic="other")
+    subscribe(storage, ANA)
+    subscribe(storage, ANA, topic="other")
+    summary = send_due_digests(config, storage)
+    assert (summary.sent, summary.items_sent) == (1, 1)
+    assert len(smtp.sink.wait_for(1)) == 1
+    assert send_due_digests(config, storage).sent == 0
+    storage.dispose()
+
+
+def test_two_concurrent_runs_send_each_item_once(tmp_path: Path, database_url: str,
+                                                 smtp: SmtpServer) -> None:
+    import threading
+
+    config = load_config(write_config(tmp_path, database_url, smtp))
+    storage = open_storage(database_url)
+    store(storage)
+    readers = [f"reader{n}@example.org" for n in range(6)]
+    for reader in readers:
+        subscribe(storage, reader)
+    results: list[object] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        # Each run has its own engine and connections, like two processes.
+        own = open_storage(database_url)
+        start.wait(timeout=30)
+        try:
+            results.append(send_due_digests(config, own))
+        except Exception as exc:  # reported below; a thread cannot fail the test itself
+            results.append(exc)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(results) == 2 and not any(isinstance(r, Exception) for r in results), results
+    for reader in readers:
+        titles = [line for mail in smtp.sink.to(reader) for line in parts(mail)[1].splitlines()
+                  if line[:3].strip().rstrip(".").isdigit()]
+        assert len(titles) == 3, (reader, titles)  # three entries, each exactly once
+    with storage.session() as session:
+        assert ledger_counts(session) == {"sent": 4 * len(readers)}
+    storage.dispose()
