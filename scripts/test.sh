@@ -6,6 +6,7 @@ VENV=${VENV:-.venv}
 BIN="$VENV/bin"
 
 bash scripts/services.sh || exit 1
+bash scripts/browser.sh
 
 # PostgreSQL tests run when the server answers; CI must have them, so services.sh failing
 # there is fatal, while a developer without PostgreSQL still gets the SQLite suite.

@@ -141,6 +141,44 @@ class SmtpConfig(_Section):
     username: str | None = None
     sender: str
     timeout: Duration = timedelta(seconds=30)
+    # Attempts after the first for errors that prove nothing was delivered (refused
+    # connection, 4xx reply); 3 rides out a server restart without holding a run for long.
+    retries: int = Field(default=3, ge=0, le=10)
+    retry_backoff: Duration = timedelta(seconds=2)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_address(cls, sender: str) -> str:
+        from email.utils import parseaddr
+
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            validate_email(parseaddr(sender)[1], check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ValueError(f"{sender!r} is not an email address: {exc}") from None
+        if "\r" in sender or "\n" in sender:
+            raise ValueError("must be on one line")
+        return sender
+
+
+class DigestConfig(_Section):
+    # Public base URL under which `storywatch digest serve-unsubscribe` is reachable (behind
+    # HTTPS); unsubscribe links are {public_url}/unsubscribe?token=... Needed for sending.
+    public_url: str | None = None
+    # A digest longer than this is hard to read; the older rest waits for the next digest.
+    max_items: int = Field(default=50, ge=1, le=500)
+    # A new subscriber's first digest reaches back this far instead of starting empty.
+    first_digest_covers: Duration = timedelta(days=7)
+    # About two sentences of news prose: enough to tell what is new, short enough to skim.
+    lead_chars: int = Field(default=320, ge=80, le=2000)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_http_url(cls, url: str | None) -> str | None:
+        if url is not None and not _URL.match(url):
+            raise ValueError("must be an absolute http(s) URL, e.g. https://news.example.org")
+        return url.rstrip("/") if url else url
 
 
 class Config(_Section):
@@ -149,6 +187,7 @@ class Config(_Section):
     topics: list[TopicConfig] = []
     sources: list[SourceConfig] = []
     smtp: SmtpConfig | None = None
+    digest: DigestConfig = DigestConfig()
     path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

@@ -1,5 +1,15 @@
 """Every table of storywatch, imported in one place for Alembic and for tests."""
 
 from storywatch.storage.models import Base, Item, ItemUrl, Judgement
+from storywatch.storage.notify import DigestDelivery, NotifySecret, Subscriber, Subscription
 
-__all__ = ["Base", "Item", "ItemUrl", "Judgement"]
+__all__ = [
+    "Base",
+    "DigestDelivery",
+    "Item",
+    "ItemUrl",
+    "Judgement",
+    "NotifySecret",
+    "Subscriber",
+    "Subscription",
+]

@@ -1,0 +1,71 @@
+"""The unsubscribe page over real HTTP: GET asks, POST (RFC 8058 one-click) unsubscribes."""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from storywatch.normalise.dates import utc_now
+from storywatch.notify.subscribers import Schedule, add_subscription, list_subscriptions
+from storywatch.notify.tokens import make_token, signing_secret
+from storywatch.notify.web import make_unsubscribe_server
+from storywatch.storage import Storage, open_storage
+from tests.test_notify_support import TOPIC
+
+
+@pytest.fixture
+def served(database_url: str) -> Iterator[tuple[Storage, str]]:
+    storage = open_storage(database_url)
+    server = make_unsubscribe_server(storage, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield storage, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+    storage.dispose()
+
+
+def fetch(url: str, data: bytes | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8")
+
+
+def test_get_asks_and_one_click_post_unsubscribes(served: tuple[Storage, str]) -> None:
+    storage, base = served
+    with storage.session() as session:
+        add_subscription(session, "ana@example.org", TOPIC, Schedule.parse(), utc_now())
+        add_subscription(session, "ana@example.org", "other", Schedule.parse(), utc_now())
+        token = make_token(signing_secret(session), "ana@example.org", TOPIC)
+    url = f"{base}/unsubscribe?token={token}"
+    status, page = fetch(url)
+    assert status == 200 and "<form method=\"post\"" in page and "ana@example.org" in page
+    with storage.session() as session:
+        assert len(list_subscriptions(session)) == 2  # a GET (link preview) changes nothing
+    status, page = fetch(url, b"List-Unsubscribe=One-Click")
+    assert status == 200 and "Unsubscribed" in page
+    with storage.session() as session:
+        assert [r.topic for r in list_subscriptions(session)] == ["other"]
+    # Posting again is harmless.
+    assert fetch(url, b"List-Unsubscribe=One-Click")[0] == 200
+
+
+def test_bad_tokens_and_paths_are_refused(served: tuple[Storage, str]) -> None:
+    storage, base = served
+    with storage.session() as session:
+        add_subscription(session, "ana@example.org", TOPIC, Schedule.parse(), utc_now())
+    forged = make_token("someone else's key", "ana@example.org", TOPIC)
+    status, page = fetch(f"{base}/unsubscribe?token={forged}", b"List-Unsubscribe=One-Click")
+    assert status == 400 and "not valid" in page
+    assert fetch(f"{base}/unsubscribe")[0] == 400
+    assert fetch(f"{base}/admin")[0] == 404
+    with storage.session() as session:
+        assert len(list_subscriptions(session)) == 1
