@@ -171,18 +171,22 @@ def test_failures_in_row_and_orphans(database_url: str) -> None:
     storage = open_storage(database_url)
     base = datetime(2026, 1, 1, tzinfo=UTC)
     with storage.session() as session:
-        for i, outcome in enumerate(["failed", "ok", "timeout", "failed"]):
+        runs = [("failed", None), ("ok", None), ("timeout", None),
+                ("killed", "stopped with the daemon"),  # not the source's fault: skipped
+                ("killed", "child killed by signal 9 (SIGKILL)"), ("failed", None)]
+        for i, (outcome, error) in enumerate(runs):
             session.add(CrawlRun(batch=f"b{i}", source="s", started_at=base + timedelta(i),
                                  finished_at=base + timedelta(i), outcome=outcome, seen=0, new=0,
-                                 failed=0, requests=0, bytes=0))
+                                 failed=0, requests=0, bytes=0, error=error))
     start_runs(storage, "orphan", ["s"], base + timedelta(9), pid=None)
     with storage.session() as session:
-        assert failures_in_row(session, "s") == 2  # the running row does not count
+        assert failures_in_row(session, "s") == 3  # the running row does not count
     assert close_orphans(storage, base + timedelta(10)) == 1
     with storage.session() as session:
-        assert failures_in_row(session, "s") == 3
+        assert failures_in_row(session, "s") == 3  # nor the one the daemon's death ended
         orphan = session.execute(select(CrawlRun).where(CrawlRun.batch == "orphan")).scalar_one()
-        assert orphan.finished_at is not None and "daemon stopped" in (orphan.error or "")
+        assert orphan.finished_at is not None and orphan.outcome == "killed"
+        assert "daemon stopped" in (orphan.error or "")
     storage.dispose()
 
 

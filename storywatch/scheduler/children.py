@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from storywatch.scheduler.runs import RunResult, finish_runs, start_runs
+from storywatch.scheduler.runs import STOPPED_WITH_DAEMON, RunResult, finish_runs, start_runs
 from storywatch.storage import Storage
 from storywatch.storage.daemon import FAILED, KILLED, TIMEOUT
 
@@ -138,7 +138,7 @@ def judge(child: Child, code: int, sources: list[str], timeout: float) -> dict[s
         error = f"killed after the crawl timeout of {timeout:g} s"
         return {s: RunResult(outcome=TIMEOUT, error=error) for s in sources}
     if child.stopped_as == KILLED:
-        return {s: RunResult(outcome=KILLED, error="stopped with the daemon") for s in sources}
+        return {s: RunResult(outcome=KILLED, error=STOPPED_WITH_DAEMON) for s in sources}
     summary = _summary_line(child.stdout) if code == 0 else None
     if summary is None:
         if code < 0:

@@ -24,6 +24,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import ref_to_obj
+from sqlalchemy.exc import SQLAlchemyError
 
 from storywatch.config import Config, ConfigError, load_config
 from storywatch.scheduler.children import CrawlRunner, RunnerSettings, crawl_command
@@ -194,7 +195,15 @@ class Daemon:
                 if self._reload_requested:
                     self._reload_requested = False
                     self._reload()
-                if not lease.renew():
+                try:
+                    renewed = lease.renew()
+                except SQLAlchemyError as exc:
+                    # A database restart must not end a daemon meant to run for months;
+                    # the lease stays ours unless another daemon takes it meanwhile.
+                    log.error("heartbeat failed, database unreachable? %s",
+                              str(exc).splitlines()[0])
+                    continue
+                if not renewed:
                     log.error("the daemon lease on the database was lost (another daemon "
                               "took it over after a missed heartbeat?); stopping")
                     code = 1

@@ -15,8 +15,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from storywatch.storage import Storage
-from storywatch.storage.daemon import FAILED, OK, RUNNING, CrawlRun
+from storywatch.storage.daemon import FAILED, KILLED, OK, RUNNING, CrawlRun
 from storywatch.storage.models import Item
+
+# Errors of runs that ended because the daemon stopped, not because of the source: they
+# neither count as failures nor end a streak of them.
+STOPPED_WITH_DAEMON = "stopped with the daemon"
+DAEMON_DIED = "the daemon stopped during the run (crash or power loss)"
 
 # Failures in a row are counted over at most this many recent runs: enough for any
 # threshold or backoff a person would configure (2^20 x interval is past any cap).
@@ -49,7 +54,7 @@ class RunResult:
         listings_failed = int(data.get("listings_failed", 0))
         finish = data.get("finish_reason")
         outcome = OK
-        error = None
+        error: str | None = None
         if listings_failed and not listed:
             outcome = FAILED
             error = "no listing could be read"
@@ -106,8 +111,7 @@ def close_orphans(storage: Storage, now: datetime) -> int:
     with storage.session() as session:
         done = session.execute(
             update(CrawlRun).where(CrawlRun.outcome == RUNNING).values(
-                finished_at=now, outcome=FAILED,
-                error="the daemon stopped during the run (crash or power loss)",
+                finished_at=now, outcome=KILLED, error=DAEMON_DIED,
             )
         )
         return int(done.rowcount or 0)  # type: ignore[attr-defined]
@@ -117,7 +121,9 @@ def failures_in_row(session: Session, source: str) -> int:
     """Finished runs of the source that did not succeed, counted back from the newest."""
     outcomes = session.execute(
         select(CrawlRun.outcome)
-        .where(CrawlRun.source == source, CrawlRun.outcome != RUNNING)
+        .where(CrawlRun.source == source, CrawlRun.outcome != RUNNING,
+               ~((CrawlRun.outcome == KILLED)
+                 & CrawlRun.error.in_([STOPPED_WITH_DAEMON, DAEMON_DIED])))
         .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc())
         .limit(_STREAK_WINDOW)
     ).scalars()
