@@ -36,14 +36,14 @@ from storywatch.storage import open_storage  # noqa: E402
 from storywatch.storage.daemon import CrawlRun  # noqa: E402
 
 
-def write_config(path: Path, url: str, base: str, sources: int) -> None:
+def write_config(path: Path, url: str, base: str, sources: int, batch_window: str) -> None:
     lines = [
         "[storage]", f'url = "{url}"', "",
         "[crawl]", "allow_private_networks = true", "autothrottle = false",
         # robots.txt off so the child's first request is its feed (the one we time).
         "obey_robots_txt = false", "",
         # Defaults otherwise: jitter 30 s spreads the first round, batches of up to 10.
-        "[daemon]", 'heartbeat = "10s"', "",
+        "[daemon]", 'heartbeat = "10s"', f'batch_window = "{batch_window}"', "",
     ]
     for n in range(sources):
         lines += ["[[sources]]", f'name = "s{n:03d}"',
@@ -56,13 +56,15 @@ def main() -> int:
     parser.add_argument("--sources", type=int, default=200)
     parser.add_argument("--idle", type=float, default=60.0, help="seconds to sample at rest")
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument("--batch-window", default="1s",
+                        help='daemon.batch_window; "0s" gives every source its own child')
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="sw-daemon-bench-"))
     url = args.database or f"sqlite:///{workdir / 'storywatch.db'}"
     server = FixtureServer().start()
     config = workdir / "storywatch.toml"
-    write_config(config, url, server.base_url, args.sources)
+    write_config(config, url, server.base_url, args.sources, args.batch_window)
     log = (workdir / "daemon.log").open("wb")
     started = time.monotonic()
     daemon = subprocess.Popen(

@@ -29,7 +29,7 @@ from storywatch.scheduler.lock import Lease, LeaseHeld, read_lease
 from storywatch.scheduler.runs import RunResult, close_orphans, failures_in_row, start_runs
 from storywatch.scheduler.tasks import PeriodicTask
 from storywatch.storage import open_storage
-from storywatch.storage.daemon import JOBS_TABLE, CrawlRun
+from storywatch.storage.daemon import JOBS_TABLE, CrawlRun, DaemonLease
 from tests.conftest import REPO, run_cli
 
 
@@ -151,6 +151,20 @@ def test_lease_of_a_dead_process_on_this_host_is_taken_at_once(database_url: str
     fresh = Lease(storage, timedelta(minutes=10))
     fresh.acquire()
     assert fresh.held()
+    storage.dispose()
+
+
+def test_unexpired_lease_under_a_reused_pid_is_taken(database_url: str) -> None:
+    """A restarted container: the new daemon is pid 1 again, like the killed one was."""
+    storage = open_storage(database_url)
+    killed = Lease(storage, timedelta(minutes=10))  # our host and pid
+    killed.acquire()
+    with storage.session() as session:  # taken long before this process was created
+        session.get(DaemonLease, "daemon").started_at = datetime(  # type: ignore[union-attr]
+            2020, 1, 1, tzinfo=UTC)
+    restarted = Lease(storage, timedelta(minutes=10))
+    restarted.acquire()
+    assert restarted.held() and not killed.renew()
     storage.dispose()
 
 

@@ -75,8 +75,8 @@ class Lease:
         if self._take(now):
             return
         current = read_lease(self.storage)
-        if current is not None and current.host == self.host and current.pid != self.pid \
-                and not psutil.pid_exists(current.pid) and self._take(now, steal=current.owner):
+        if current is not None and self._holder_is_dead(current) \
+                and self._take(now, steal=current.owner):
             return
         current = read_lease(self.storage)
         if current is None:  # released between our two statements: try once more
@@ -90,6 +90,21 @@ class Lease:
             f"first, or if it died on another host, wait until its lease expires ({wait} s "
             "after its last heartbeat)"
         )
+
+    def _holder_is_dead(self, lease: LeaseInfo) -> bool:
+        """Only provable on this host: its pid is gone, or now belongs to a younger process.
+
+        The second case is a restarted container: the new daemon is pid 1 again, as the
+        one that held the lease before the container was killed.
+        """
+        if lease.host != self.host:
+            return False
+        try:
+            created = datetime.fromtimestamp(psutil.Process(lease.pid).create_time(), UTC)
+        except psutil.NoSuchProcess:
+            return True
+        # A second of slack: create_time and the lease's clock are read differently.
+        return created > lease.started_at + timedelta(seconds=1)
 
     def _take(self, now: datetime, steal: str | None = None) -> bool:
         table = DaemonLease.__table__
