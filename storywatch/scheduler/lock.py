@@ -107,20 +107,19 @@ class Lease:
         return created > lease.started_at + timedelta(seconds=1)
 
     def _take(self, now: datetime, steal: str | None = None) -> bool:
-        table = DaemonLease.__table__
         values = {"name": LEASE_NAME, "owner": self.owner, "host": self.host, "pid": self.pid,
                   "started_at": now, "heartbeat_at": now, "expires_at": now + self.ttl}
         with self.storage.session() as session:
             dialect = session.get_bind().dialect.name
-            insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-            takeable = (table.c.expires_at < now) | (table.c.owner == self.owner)
+            insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(DaemonLease)
+            takeable = (DaemonLease.expires_at < now) | (DaemonLease.owner == self.owner)
             if steal is not None:
-                takeable = takeable | (table.c.owner == steal)
+                takeable = takeable | (DaemonLease.owner == steal)
             statement = insert.values(**values).on_conflict_do_update(
                 index_elements=["name"],
                 set_={k: v for k, v in values.items() if k != "name"},
                 where=takeable,
-            ).returning(table.c.owner)
+            ).returning(DaemonLease.owner)
             return session.execute(statement).scalar() == self.owner
 
     def renew(self, now: datetime | None = None) -> bool:
