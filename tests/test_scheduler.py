@@ -352,3 +352,38 @@ def test_status_without_a_daemon_is_unhealthy(tmp_path: Path) -> None:
     data = json.loads(done.stdout)
     assert data["healthy"] is False and data["daemon"]["running"] is False
     assert data["sources"][0]["source"] == "x" and data["sources"][0]["outcome"] is None
+
+
+# ---------------------------------------------------------------- periodic tasks
+
+CALLS: list[tuple[object, object, datetime]] = []
+
+
+def record_call(config: object, storage: object, now: datetime) -> int:
+    CALLS.append((config, storage, now))
+    return len(CALLS)
+
+
+def broken_task(config: object, storage: object, now: datetime) -> None:
+    raise RuntimeError("the SMTP server said no")
+
+
+def test_periodic_tasks_get_config_storage_and_now_and_never_raise(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from storywatch.scheduler.daemon import Daemon
+
+    config = make_config([])
+    tasks = [PeriodicTask("digests", f"{__name__}:record_call", every=timedelta(hours=1)),
+             PeriodicTask("broken", f"{__name__}:broken_task", cron="*/5 * * * *")]
+    daemon = Daemon(config, tasks=tasks)
+    daemon.storage = open_storage(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    CALLS.clear()
+    daemon.run_task("digests")
+    assert len(CALLS) == 1 and CALLS[0][0] is config and CALLS[0][1] is daemon.storage
+    assert abs((datetime.now(UTC) - CALLS[0][2]).total_seconds()) < 60
+    daemon.run_task("broken")  # logged, not raised: the daemon goes on
+    assert any("periodic task broken failed" in r.getMessage() for r in caplog.records)
+    specs = {s.id: s for s in job_specs(config, tasks, datetime.now(UTC))}
+    assert set(specs) == {"task:digests", "task:broken"}
+    daemon.storage.dispose()
