@@ -387,3 +387,38 @@ def test_periodic_tasks_get_config_storage_and_now_and_never_raise(
     specs = {s.id: s for s in job_specs(config, tasks, datetime.now(UTC))}
     assert set(specs) == {"task:digests", "task:broken"}
     daemon.storage.dispose()
+
+
+# ---------------------------------------------------------------- health
+
+
+def test_health_flags_a_stale_heartbeat_and_a_failing_streak(database_url: str) -> None:
+    from storywatch.scheduler.health import collect_health
+
+    storage = open_storage(database_url)
+    config = make_config([src("fine", every="1h"), src("down", cron="0 * * * *")],
+                         failure_threshold=2)
+    now = datetime.now(UTC)
+    with storage.session() as session:
+        for i, (source, outcome) in enumerate([("fine", "failed"), ("fine", "ok"),
+                                               ("down", "ok"), ("down", "failed"),
+                                               ("down", "timeout")]):
+            session.add(CrawlRun(batch=f"b{i}", source=source,
+                                 started_at=now - timedelta(minutes=10 - i),
+                                 finished_at=now - timedelta(minutes=9 - i), outcome=outcome,
+                                 seen=0, new=0, failed=0, requests=0, bytes=0,
+                                 error="no listing could be read" if outcome != "ok" else None))
+    lease = Lease(storage, timedelta(seconds=10))
+    lease.acquire(now=now - timedelta(seconds=31))  # three heartbeats missed, and a second
+    health = collect_health(config, storage, now=now)
+    assert health.daemon is not None and not health.daemon_alive and not health.healthy
+    by_name = {s.source: s for s in health.sources}
+    assert by_name["fine"].failures_in_row == 0 and by_name["fine"].outcome == "ok"
+    assert by_name["down"].failures_in_row == 2 and by_name["down"].outcome == "timeout"
+    assert by_name["down"].schedule == "cron 0 * * * *" and by_name["fine"].schedule == "every 1h"
+    problems = health.problems()
+    assert any("heartbeat is stale" in p for p in problems)
+    assert any("source down failed 2 runs in a row" in p for p in problems)
+    assert lease.renew(now=now)
+    assert collect_health(config, storage, threshold=3, now=now).healthy
+    storage.dispose()
