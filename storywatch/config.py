@@ -127,6 +127,23 @@ class SourceConfig(_Section):
                 raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
         return patterns
 
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, cron: str | None) -> str | None:
+        if cron is None:
+            return None
+        # APScheduler parses it at run time; parsing here too reports a typo at load time.
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(cron, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(
+                f"{cron!r} is not a crontab expression (5 fields: minute hour day month "
+                f"weekday, e.g. '0 */2 * * *'): {exc}"
+            ) from None
+        return cron
+
     @model_validator(mode="after")
     def _one_schedule(self) -> SourceConfig:
         if self.every is not None and self.cron is not None:
@@ -181,9 +198,59 @@ class DigestConfig(_Section):
         return url.rstrip("/") if url else url
 
 
+class DaemonConfig(_Section):
+    """`storywatch run`: how sources are scheduled and how crawl children are supervised."""
+
+    # Sources with neither `every` nor `cron`: hourly is frequent enough for news and polite.
+    default_every: Duration = timedelta(hours=1)
+    # Each run is moved by up to this much (at most a tenth of the source's interval), so
+    # sources configured alike do not all hit the network in the same second.
+    jitter: Duration = timedelta(seconds=30)
+    # A run that could not start on time (daemon busy or stopped) still starts if it is no
+    # later than this; older ones are skipped and the next regular one is waited for.
+    misfire_grace: Duration = timedelta(minutes=10)
+    # After SIGTERM, running crawls get this long to finish before they are terminated.
+    grace_period: Duration = timedelta(seconds=30)
+    # A failing source waits interval x 2^failures before its next try, at most this long.
+    backoff_cap: Duration = timedelta(hours=6)
+    # `storywatch status` exits non-zero when a source has failed this many runs in a row.
+    failure_threshold: int = Field(default=3, ge=1)
+    # Crawl child processes at once; each is a Scrapy process of roughly 100 MB.
+    max_children: int = Field(default=4, ge=1, le=64)
+    # Sources due within this window share one child (one interpreter start instead of
+    # many); "0s" gives every source its own child.
+    batch_window: timedelta = timedelta(seconds=1)
+    batch_max: int = Field(default=10, ge=1, le=200)
+    # The daemon's lease on the database is renewed this often; `status` and a second
+    # daemon consider it dead after three missed renewals.
+    heartbeat: Duration = timedelta(seconds=10)
+    timezone: str = "UTC"  # for `cron` schedules
+
+    @field_validator("batch_window", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> Any:
+        if value in (0, "0", "0s"):
+            return timedelta(0)
+        return parse_duration(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{name!r} is not a time zone name (e.g. 'UTC', 'Europe/Paris')"
+            ) from None
+        return name
+
+
 class Config(_Section):
     storage: StorageConfig = StorageConfig()
     crawl: CrawlConfig = CrawlConfig()
+    daemon: DaemonConfig = DaemonConfig()
     topics: list[TopicConfig] = []
     sources: list[SourceConfig] = []
     smtp: SmtpConfig | None = None

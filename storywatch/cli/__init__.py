@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from storywatch.cli import crawl, demo, digest, items, subscribers
+from storywatch.cli import crawl, daemon, demo, digest, items, subscribers
 from storywatch.cli.common import app, fail
 from storywatch.config import ConfigError
 from storywatch.storage import StorageError
@@ -14,14 +14,14 @@ from storywatch.storage import StorageError
 __all__ = ["app", "main"]
 
 # Registration order is the order of `storywatch --help`.
-for module in (crawl, items, subscribers, digest, demo):
+for module in (crawl, items, daemon, subscribers, digest, demo):
     module.register(app)
 
 
 def main() -> None:
     """Entry point: known errors become one clear line and exit code 2, never a traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except (ConfigError, StorageError) as exc:
         fail(str(exc))
     except typer.Abort:
@@ -35,3 +35,6 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    # With standalone_mode=False click returns a `typer.Exit(code)`'s code instead of exiting.
+    if isinstance(code, int) and code:
+        sys.exit(code)

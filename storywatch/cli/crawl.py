@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from storywatch.cli.common import console, fail, options
-from storywatch.spiders.run import CrawlSummary, run_crawl
+
+if TYPE_CHECKING:  # Scrapy is imported only when a crawl runs: the daemon never loads it.
+    from storywatch.spiders.run import CrawlSummary
 
 
 def print_summary(summary: CrawlSummary) -> None:
@@ -38,11 +42,17 @@ def crawl(
     source: Annotated[
         list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
     ] = None,
+    format: Annotated[
+        str, typer.Option("--format", help="table, or json: one line of figures per crawl "
+                          "(what the daemon reads from its crawl children).")
+    ] = "table",
 ) -> None:
     """Crawl sources once and store new articles.
 
     Example: storywatch --config storywatch.toml crawl --source example-news
     """
+    if format not in ("table", "json"):
+        fail(f"--format {format!r}: use table or json")
     opts = options(ctx)
     config = opts.config()
     if not config.sources:
@@ -50,8 +60,22 @@ def crawl(
              "see examples/storywatch.toml")
     chosen = [config.source(name) for name in source] if source else config.sources
     opts.storage(config).dispose()  # migrate and fail early, before any download
+    from storywatch.spiders.run import run_crawl
+
     summary = run_crawl(config, chosen, settings_overrides={"LOG_LEVEL": opts.log_level})
-    print_summary(summary)
+    if format == "json":
+        print(summary_json(summary), flush=True)
+    else:
+        print_summary(summary)
+
+
+def summary_json(summary: CrawlSummary) -> str:
+    """One line: per-source figures, totals and seconds."""
+    return json.dumps(
+        {"sources": [asdict(s) for s in summary.sources], "totals": summary.totals,
+         "seconds": round(summary.seconds, 3)},
+        ensure_ascii=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

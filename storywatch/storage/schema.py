@@ -1,10 +1,13 @@
 """Every table of storywatch, imported in one place for Alembic and for tests."""
 
+from storywatch.storage.daemon import CrawlRun, DaemonLease
 from storywatch.storage.models import Base, Item, ItemUrl, Judgement
 from storywatch.storage.notify import DigestDelivery, NotifySecret, Subscriber, Subscription
 
 __all__ = [
     "Base",
+    "CrawlRun",
+    "DaemonLease",
     "DigestDelivery",
     "Item",
     "ItemUrl",

@@ -1,0 +1,339 @@
+"""Crawl child processes: start, batch, time out, kill, and turn their output into runs.
+
+Each crawl is `python -m storywatch crawl --format json --source ...` in its own process
+group: Scrapy's Twisted reactor cannot be restarted within one process, and a spider that
+crashes, leaks or hangs must cost one run, not the daemon.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from storywatch.scheduler.runs import STOPPED_WITH_DAEMON, RunResult, finish_runs, start_runs
+from storywatch.storage import Storage
+from storywatch.storage.daemon import FAILED, KILLED, TIMEOUT
+
+log = logging.getLogger("storywatch.scheduler.runs")
+
+# After SIGTERM a Scrapy child closes its spiders and flushes its pipelines; this is how
+# long that may take before SIGKILL. A clean Scrapy stop takes well under a second here.
+TERM_TO_KILL_SECONDS = 5.0
+# Lines of a child's stderr kept to explain a crash in crawl_runs.error.
+STDERR_TAIL_LINES = 20
+
+
+def crawl_command(
+    sources: list[str], *, config_path: Path | None, log_level: str, log_format: str
+) -> list[str]:
+    """The child's command line: the same CLI a person would run, with JSON figures."""
+    command = [sys.executable, "-m", "storywatch"]
+    if config_path is not None:
+        command += ["--config", str(config_path)]
+    command += ["--log-level", log_level, "--log-format", log_format, "crawl", "--format", "json"]
+    for source in sources:
+        command += ["--source", source]
+    return command
+
+
+class Child:
+    """One crawl child: its stdout collected, its stderr passed on to ours line by line."""
+
+    def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env, start_new_session=True,  # its own process group, killed as a whole
+        )
+        self.pid = self.proc.pid
+        self.stopped_as: str | None = None  # KILLED or TIMEOUT once we stop it
+        self._stdout: list[bytes] = []
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._readers = [
+            threading.Thread(target=self._read_stdout, daemon=True, name=f"child-{self.pid}-out"),
+            threading.Thread(target=self._read_stderr, daemon=True, name=f"child-{self.pid}-err"),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for chunk in iter(lambda: self.proc.stdout.read(65536), b""):  # type: ignore[union-attr]
+            self._stdout.append(chunk)
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        out = sys.stderr
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace")
+            if line.strip():
+                self._stderr_tail.append(line.rstrip())
+            with contextlib.suppress(OSError, ValueError):
+                out.write(line)
+                out.flush()
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit code, or None when the child is still running after `timeout` seconds."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        for reader in self._readers:
+            reader.join(timeout=5)
+        return code
+
+    def stop(self, reason: str) -> int:
+        """SIGTERM the whole group, SIGKILL it if it lingers; returns the exit code."""
+        if self.stopped_as is None:
+            self.stopped_as = reason
+        self._signal(signal.SIGTERM)
+        code = self.wait(TERM_TO_KILL_SECONDS)
+        if code is None:
+            self._signal(signal.SIGKILL)
+            code = self.wait(TERM_TO_KILL_SECONDS)
+        return code if code is not None else -signal.SIGKILL
+
+    def _signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signum)
+
+    @property
+    def stdout(self) -> str:
+        return b"".join(self._stdout).decode("utf-8", "replace")
+
+    @property
+    def stderr_tail(self) -> list[str]:
+        return list(self._stderr_tail)
+
+
+def _summary_line(stdout: str) -> dict | None:
+    for line in reversed(stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and "sources" in data:
+                return data
+    return None
+
+
+def judge(child: Child, code: int, sources: list[str], timeout: float) -> dict[str, RunResult]:
+    """Per-source results from how the child ended and what it printed."""
+    if child.stopped_as == TIMEOUT:
+        error = f"killed after the crawl timeout of {timeout:g} s"
+        return {s: RunResult(outcome=TIMEOUT, error=error) for s in sources}
+    if child.stopped_as == KILLED:
+        return {s: RunResult(outcome=KILLED, error=STOPPED_WITH_DAEMON) for s in sources}
+    summary = _summary_line(child.stdout) if code == 0 else None
+    if summary is None:
+        if code < 0:
+            reason = f"child killed by signal {-code} ({signal.Signals(-code).name})"
+            outcome = KILLED
+        else:
+            reason = f"child exited with code {code}"
+            outcome = FAILED
+        tail = [line for line in child.stderr_tail if line]
+        if tail:
+            reason += f": {tail[-1][:500]}"
+        return {s: RunResult(outcome=outcome, error=reason) for s in sources}
+    by_name = {entry.get("source"): entry for entry in summary.get("sources", [])}
+    results = {}
+    for source in sources:
+        entry = by_name.get(source)
+        results[source] = (RunResult.from_summary(entry) if entry is not None else
+                           RunResult(outcome=FAILED, error="the child did not crawl this source"))
+    return results
+
+
+@dataclass
+class _Batch:
+    sources: list[str]
+    open: bool = True
+    done: threading.Event = field(default_factory=threading.Event)
+    results: dict[str, RunResult] = field(default_factory=dict)
+
+
+@dataclass
+class RunnerSettings:
+    timeout: timedelta
+    max_children: int
+    batch_window: timedelta
+    batch_max: int
+
+
+class CrawlRunner:
+    """Runs sources in children: batches those due together, caps how many run at once.
+
+    `run_source` blocks its caller (an APScheduler worker thread) until the source's crawl
+    ended, which is what makes APScheduler's max_instances=1 mean "never crawled twice at
+    once". The first source of a batch leads it: it waits `batch_window` for others to
+    join, then runs the child; the others wait for its results.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        settings: RunnerSettings,
+        command: Callable[[list[str]], list[str]],
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.settings = settings
+        self._command = command
+        self._env = env
+        self._lock = threading.Condition()
+        self._open: _Batch | None = None
+        self._running = 0  # children alive
+        self._active = 0  # batches between their first source and their recorded results
+        self._children: set[Child] = set()
+        self._stopping = threading.Event()
+
+    def run_source(self, source: str, *, alone: bool = False) -> RunResult | None:
+        """Crawl one source (maybe with others); None when the daemon stopped first."""
+        window = self.settings.batch_window.total_seconds()
+        shareable = not alone and window > 0
+        with self._lock:
+            if self._stopping.is_set():
+                return None
+            batch = self._open
+            if shareable and batch is not None and batch.open \
+                    and len(batch.sources) < self.settings.batch_max:
+                batch.sources.append(source)
+                leader = False
+            else:
+                batch = _Batch([source])
+                leader = True
+                self._active += 1
+                if shareable:
+                    self._open = batch
+        if not leader:
+            batch.done.wait()
+            return batch.results.get(source)
+        try:
+            if shareable:
+                self._stopping.wait(window)  # gather the sources due with this one
+            with self._lock:
+                while self._running >= self.settings.max_children and not self._stopping.is_set():
+                    self._lock.wait()
+                batch.open = False
+                if self._open is batch:
+                    self._open = None
+                if self._stopping.is_set():
+                    return None
+                self._running += 1
+            try:
+                batch.results = self._run_child(batch.sources)
+            finally:
+                with self._lock:
+                    self._running -= 1
+                    self._lock.notify_all()
+            return batch.results.get(source)
+        finally:
+            batch.done.set()
+            with self._lock:
+                self._active -= 1
+                self._lock.notify_all()
+
+    def _run_child(self, sources: list[str]) -> dict[str, RunResult]:
+        timeout = self.settings.timeout.total_seconds()
+        batch_id = uuid.uuid4().hex[:16]
+        started_at = datetime.now(UTC)
+        try:
+            child = Child(self._command(sources), env=self._env)
+        except OSError as exc:
+            results = {s: RunResult(outcome=FAILED, error=f"cannot start the child: {exc}")
+                       for s in sources}
+            run_ids = start_runs(self.storage, batch_id, sources, started_at, None)
+            finish_runs(self.storage, run_ids, results, datetime.now(UTC))
+            self._log(batch_id, run_ids, results, 0.0, None)
+            return results
+        with self._lock:
+            self._children.add(child)
+        try:
+            try:
+                run_ids = start_runs(self.storage, batch_id, sources, started_at, child.pid)
+            except Exception:
+                child.stop(KILLED)
+                raise
+            code = child.wait(timeout)
+            if code is None:
+                log.warning("crawl of %s passed the timeout of %g s; killing pid %d",
+                            ", ".join(sources), timeout, child.pid)
+                code = child.stop(TIMEOUT)
+        finally:
+            with self._lock:
+                self._children.discard(child)
+        results = judge(child, code, sources, timeout)
+        finish_runs(self.storage, run_ids, results, datetime.now(UTC))
+        self._log(batch_id, run_ids, results, time.monotonic() - child.started, child.pid)
+        return results
+
+    def _log(self, batch: str, run_ids: dict[str, int], results: dict[str, RunResult],
+             seconds: float, pid: int | None) -> None:
+        for source, result in results.items():
+            fields = {
+                "event": "crawl_run", "source": source, "outcome": result.outcome,
+                "seen": result.seen, "new": result.new, "failed": result.failed,
+                "requests": result.requests, "bytes": result.bytes,
+                "seconds": round(seconds, 2), "batch": batch, "batch_size": len(results),
+                "run_id": run_ids.get(source), "pid": pid, "error": result.error,
+            }
+            message = (f"run {result.outcome}: {source} seen={result.seen} new={result.new} "
+                       f"failed={result.failed} bytes={result.bytes} {seconds:.1f}s")
+            if result.error:
+                message += f" ({result.error})"
+            level = logging.INFO if result.outcome == "ok" else logging.WARNING
+            log.log(level, message, extra={"fields": fields})
+
+    # ------------------------------------------------------------------ shutdown
+
+    def stop_starting(self) -> None:
+        """No new children from now on; batches not yet started are dropped."""
+        self._stopping.set()
+        with self._lock:
+            self._lock.notify_all()
+
+    def idle(self) -> bool:
+        with self._lock:
+            return self._active == 0
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every started batch has recorded its results (or the timeout)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._active:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(remaining)
+            return True
+
+    def stop_children(self, reason: str = KILLED) -> int:
+        """Stop every live child (in parallel); returns how many there were."""
+        with self._lock:
+            children = list(self._children)
+        stoppers = [threading.Thread(target=child.stop, args=(reason,)) for child in children]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
+        return len(children)
+
+    def live_children(self) -> list[int]:
+        with self._lock:
+            return [child.pid for child in self._children]
