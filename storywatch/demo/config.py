@@ -15,6 +15,14 @@ DEMO_FEEDS = {
     "empty-feed": "/feeds/empty.rss",
 }
 
+# The other two discovery methods on the same world. The site root makes the sitemap spider
+# read robots.txt's Sitemap: line; the default 7-day max_age keeps the news sitemap's fresh
+# entries and skips its stale ones (11 and 15 days old) and the old pages.xml entries.
+DEMO_DISCOVERY = {
+    "courier-sitemaps": ("sitemap", "/", []),
+    "courier-homepage": ("site", "/", ["max_pages = 3", "depth = 1"]),
+}
+
 
 def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -42,4 +50,7 @@ def demo_config_toml(base_url: str, database: Path) -> str:
     for name, path in DEMO_FEEDS.items():
         lines += ["", "[[sources]]", f'name = "{name}"', 'kind = "feed"',
                   f"url = {_toml_string(base_url + path)}", 'every = "30m"']
+    for name, (kind, path, extra) in DEMO_DISCOVERY.items():
+        lines += ["", "[[sources]]", f'name = "{name}"', f'kind = "{kind}"',
+                  f"url = {_toml_string(base_url + path)}", 'every = "30m"', *extra]
     return "\n".join(lines) + "\n"
