@@ -54,6 +54,7 @@ _ARTICLE_TYPES = {
 _LISTING_TYPES = {"collectionpage", "website", "webpage", "itemlist", "aboutpage",
                   "contactpage", "searchresultspage", "profilepage"}
 _SKIPPED_CONTAINERS = {"nav", "header", "footer", "aside", "form"}
+_CHROME = {"nav", "header", "footer"}
 
 # Words in the longest run of sibling paragraphs. Demo world: the shortest article body
 # has 99 words, listings 17 and the about page 51; real briefs start around 80 words.
@@ -101,22 +102,42 @@ class PageAnalysis:
     next_pages: list[str] = field(default_factory=list)
 
 
-def _meta(soup: BeautifulSoup, key: str) -> str | None:
-    tag = soup.find("meta", attrs={"property": key}) or soup.find("meta", attrs={"name": key})
-    if isinstance(tag, Tag) and isinstance(tag.get("content"), str):
-        return str(tag["content"]).strip().lower() or None
+class _Tags:
+    """Every element of the page by tag name, from one walk of the tree.
+
+    One walk instead of a find_all per question keeps the analysis at a few ms a page; it
+    runs for every page a sitemap or site source fetches.
+    """
+
+    def __init__(self, soup: BeautifulSoup) -> None:
+        self.by_name: dict[str, list[Tag]] = {}
+        for tag in soup.find_all(True):
+            self.by_name.setdefault(tag.name, []).append(tag)
+
+    def __call__(self, *names: str) -> list[Tag]:
+        if len(names) == 1:
+            return self.by_name.get(names[0], [])
+        return [tag for name in names for tag in self.by_name.get(name, [])]
+
+
+def _meta(tags: _Tags, key: str) -> str | None:
+    for tag in tags("meta"):
+        if tag.get("property") == key or tag.get("name") == key:
+            content = tag.get("content")
+            if isinstance(content, str) and content.strip():
+                return content.strip().lower()
     return None
 
 
-def _link_href(soup: BeautifulSoup, rel: str, base: str) -> str | None:
-    for tag in soup.find_all("link", href=True):
-        rels = tag.get("rel") or []
-        if rel in [r.lower() for r in rels]:
-            return urljoin(base, str(tag["href"]).strip())
+def _link_href(tags: _Tags, rel: str, base: str) -> str | None:
+    for tag in tags("link"):
+        href = tag.get("href")
+        if isinstance(href, str) and rel in [r.lower() for r in tag.get("rel") or []]:
+            return urljoin(base, href.strip())
     return None
 
 
-def _json_ld_types(soup: BeautifulSoup) -> set[str]:
+def _json_ld_types(tags: _Tags) -> set[str]:
     types: set[str] = set()
 
     def walk(node: object) -> None:
@@ -130,7 +151,9 @@ def _json_ld_types(soup: BeautifulSoup) -> set[str]:
                     types.add(t.lower())
             walk(node.get("@graph"))
 
-    for script in soup.find_all("script", attrs={"type": "application/ld+json"}):
+    for script in tags("script"):
+        if script.get("type") != "application/ld+json":
+            continue
         try:
             walk(json.loads(script.get_text() or "null"))
         except ValueError:
@@ -138,15 +161,21 @@ def _json_ld_types(soup: BeautifulSoup) -> set[str]:
     return types
 
 
-def _in_skipped_container(tag: Tag) -> bool:
-    return any(parent.name in _SKIPPED_CONTAINERS for parent in tag.parents)
+def _has_ancestor(tag: Tag, names: set[str]) -> bool:
+    parent = tag.parent
+    while parent is not None:
+        if parent.name in names:
+            return True
+        parent = parent.parent
+    return False
 
 
-def _body_words(soup: BeautifulSoup) -> int:
+def _body_words(tags: _Tags) -> int:
     """Words of the longest run of sibling <p>: an article body, not a list of teasers."""
     per_parent: dict[int, int] = {}
-    for p in soup.find_all("p"):
-        if p.parent is None or _in_skipped_container(p) or p.find_parent("li"):
+    skipped = _SKIPPED_CONTAINERS | {"li"}
+    for p in tags("p"):
+        if p.parent is None or _has_ancestor(p, skipped):
             continue
         words = len(p.get_text(" ", strip=True).split())
         per_parent[id(p.parent)] = per_parent.get(id(p.parent), 0) + words
@@ -162,29 +191,29 @@ def analyse_page(html: str | bytes, url: str) -> PageAnalysis:
     MIN_ARTICLE_WORDS -2); the URL looks like an article +1, like a listing or static page
     -2. A page needs ARTICLE_SCORE points *and* MIN_ARTICLE_WORDS words of body.
     """
-    soup = BeautifulSoup(html, "lxml")
+    tags = _Tags(BeautifulSoup(html, "lxml"))
     score, signals = 0, []
 
-    og_type = _meta(soup, "og:type")
+    og_type = _meta(tags, "og:type")
     if og_type == "article":
         score, _ = score + 2, signals.append("og:type=article")
     elif og_type:
         score, _ = score - 2, signals.append(f"og:type={og_type}")
-    types = _json_ld_types(soup)
+    types = _json_ld_types(tags)
     if types & _ARTICLE_TYPES:
         score, _ = score + 2, signals.append("JSON-LD article")
     elif types & _LISTING_TYPES:
         score, _ = score - 1, signals.append("JSON-LD page")
-    if _meta(soup, "article:published_time"):
+    if _meta(tags, "article:published_time"):
         score, _ = score + 1, signals.append("published_time")
-    articles = len(soup.find_all("article"))
+    articles = len(tags("article"))
     if articles == 1:
         score, _ = score + 1, signals.append("one <article>")
     elif articles >= 3:
         score, _ = score - 1, signals.append(f"{articles} <article>")
-    if len(soup.find_all("h1")) == 1:
+    if len(tags("h1")) == 1:
         score, _ = score + 1, signals.append("one <h1>")
-    words = _body_words(soup)
+    words = _body_words(tags)
     if words >= BODY_WORDS:
         score, _ = score + 1, signals.append(f"{words} body words")
     elif words < MIN_ARTICLE_WORDS:
@@ -199,10 +228,10 @@ def analyse_page(html: str | bytes, url: str) -> PageAnalysis:
     if is_article:
         kind = "article"
     else:
-        kind = "static" if kind_by_url == "static" or not _teaser_count(soup) else "listing"
-    canonical = _link_href(soup, "canonical", url)
-    amphtml = _link_href(soup, "amphtml", url)
-    article_links, next_pages = _links(soup, url)
+        kind = "static" if kind_by_url == "static" or not _teaser_count(tags) else "listing"
+    canonical = _link_href(tags, "canonical", url)
+    amphtml = _link_href(tags, "amphtml", url)
+    article_links, next_pages = _links(tags, url)
     return PageAnalysis(
         is_article=is_article,
         kind=kind,
@@ -216,21 +245,23 @@ def analyse_page(html: str | bytes, url: str) -> PageAnalysis:
     )
 
 
-def _teaser_count(soup: BeautifulSoup) -> int:
-    return sum(1 for h in soup.find_all(["h2", "h3"]) if h.find("a", href=True))
+def _teaser_count(tags: _Tags) -> int:
+    return sum(1 for h in tags("h2", "h3") if h.find("a", href=True))
 
 
-def _links(soup: BeautifulSoup, page_url: str) -> tuple[list[str], list[str]]:
+def _links(tags: _Tags, page_url: str) -> tuple[list[str], list[str]]:
     """Same-site links that may be articles (canonical form) and "next/older" pages."""
-    base = _link_href(soup, "base", page_url) or page_url
+    base_tag = tags("base")
+    base_href = base_tag[0].get("href") if base_tag else None
+    base = urljoin(page_url, base_href) if isinstance(base_href, str) else page_url
     here = _canonical_or_none(page_url)
     articles: dict[str, None] = {}
     next_pages: dict[str, None] = {}
-    rel_next = _link_href(soup, "next", base)
+    rel_next = _link_href(tags, "next", base)
     if rel_next:
         next_pages[rel_next] = None
-    for anchor in soup.find_all("a", href=True):
-        href = str(anchor["href"]).strip()
+    for anchor in tags("a"):
+        href = str(anchor.get("href") or "").strip()
         if not href or href.startswith(("#", "mailto:", "javascript:", "tel:")):
             continue
         absolute = urljoin(base, href)
@@ -241,7 +272,7 @@ def _links(soup: BeautifulSoup, page_url: str) -> tuple[list[str], list[str]]:
         if "next" in rels or (_NEXT_WORDS.search(label) and url_kind(absolute) == "listing"):
             next_pages[absolute] = None
             continue
-        if anchor.find_parent(["nav", "header", "footer"]) is not None:
+        if _has_ancestor(anchor, _CHROME):
             continue
         canonical = _canonical_or_none(absolute)
         if canonical is None or canonical == here:
