@@ -174,3 +174,16 @@ def test_all_three_kinds_share_one_download_per_article(world: Any, tmp_path: Pa
     rows = stored(tmp_path)
     assert len(rows) == len({r[0] for r in rows}) == len(ARTICLES)
     assert {r[1] for r in rows} <= {"feed", "sitemap", "site"}
+
+
+def test_demo_shows_all_three_kinds(tmp_path: Path) -> None:
+    result = run_cli("demo", "--workdir", str(tmp_path / "demo"))
+    assert result.code == 0, result.stderr[-3000:]
+    with sqlite3.connect(tmp_path / "demo" / "storywatch.db") as db:
+        count = db.execute("SELECT count(*) FROM items").fetchone()[0]
+    assert count == len(ARTICLES)
+    config = (tmp_path / "demo" / "storywatch.toml").read_text()
+    assert 'kind = "sitemap"' in config and 'kind = "site"' in config
+    assert "allow_private_networks" not in config and "allowed_hosts" in config
+    rows = [line for line in result.stdout.splitlines() if "courier-" in line]
+    assert any("sitemap" in line for line in rows) and any("site " in line for line in rows)

@@ -36,7 +36,9 @@ def demo(
     config_path = workdir / "storywatch.toml"
     with FixtureServer() as server:
         console.print(f"demo news world serving at {server.base_url}")
-        config_path.write_text(demo_config_toml(server.base_url, database), encoding="utf-8")
+        config_path.write_text(
+            demo_config_toml(server.base_url, f"sqlite:///{database.resolve()}"), encoding="utf-8"
+        )
         config = load_config(config_path)
         open_storage(config.storage.url).dispose()
         summary = run_crawl(config, settings_overrides={"LOG_LEVEL": opts.log_level})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from urllib.parse import urlsplit
 
 from storywatch.demo.world import seed_paths
 
@@ -28,17 +28,27 @@ def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def demo_config_toml(base_url: str, database: Path) -> str:
-    """A complete config for the demo world: the same file format users write."""
+def demo_config_toml(
+    base_url: str,
+    storage_url: str,
+    feeds: dict[str, str] | None = None,
+    discovery: dict[str, tuple[str, str, list[str]]] | None = None,
+) -> str:
+    """A complete config for the demo world: the same file format users write.
+
+    Tests use it too, with another storage URL or a subset of the feeds; `discovery={}`
+    leaves out the sitemap and site sources (feeds only).
+    """
     seeds = ", ".join(_toml_string(str(path)) for path in seed_paths())
     lines = [
         "# Written by `storywatch demo`: the demo news world served on 127.0.0.1.",
         "[storage]",
-        f"url = {_toml_string(f'sqlite:///{database.resolve()}')}",
+        f"url = {_toml_string(storage_url)}",
         "",
         "[crawl]",
         'user_agent = "storywatch-demo/0.1 (+https://github.com/storywatch/storywatch)"',
-        "allow_private_networks = true  # the demo world is on loopback",
+        "# The private-network guard stays on; only the demo world's own address is exempt.",
+        f"allowed_hosts = [{_toml_string(urlsplit(base_url).netloc)}]",
         "autothrottle = false           # a local server needs no throttling",
         "concurrency_per_domain = 8",
         "",
@@ -47,10 +57,10 @@ def demo_config_toml(base_url: str, database: Path) -> str:
         'description = "Russian army deserters given refuge in France and elsewhere"',
         f"seeds = [{seeds}]",
     ]
-    for name, path in DEMO_FEEDS.items():
+    for name, path in (DEMO_FEEDS if feeds is None else feeds).items():
         lines += ["", "[[sources]]", f'name = "{name}"', 'kind = "feed"',
                   f"url = {_toml_string(base_url + path)}", 'every = "30m"']
-    for name, (kind, path, extra) in DEMO_DISCOVERY.items():
+    for name, (kind, path, extra) in (DEMO_DISCOVERY if discovery is None else discovery).items():
         lines += ["", "[[sources]]", f'name = "{name}"', f'kind = "{kind}"',
                   f"url = {_toml_string(base_url + path)}", 'every = "30m"', *extra]
     return "\n".join(lines) + "\n"
