@@ -76,7 +76,9 @@ def test_sitemap_source_from_site_root(world: Any, tmp_path: Path) -> None:
     config = write_config(tmp_path, world, [
         {"name": "courier", "kind": "sitemap", "url": world.url("/")},
     ])
-    crawl(config)
+    out = crawl(config)
+    # 2 stale news entries, and every pages.xml entry (dated 2024-2025) is past 7 days.
+    assert "stale entries skipped: 20" in out
     log = world.requests
     assert log[0].path == "/robots.txt", "robots.txt is read before anything else"
     assert [r.path for r in log].count("/robots.txt") == 1, "one robots.txt request per run"
@@ -93,7 +95,7 @@ def test_sitemap_source_from_site_root(world: Any, tmp_path: Path) -> None:
 
     # Second run of the unchanged source: three 304s and not a single article request.
     world.clear_log()
-    crawl(config)
+    assert "not modified (304): 3" in crawl(config)
     log = world.requests
     sitemap_answers = {r.path: r.status for r in log if "sitemap" in r.path}
     assert sitemap_answers == {
@@ -112,7 +114,8 @@ def test_sitemap_pages_that_are_not_articles_are_fetched_but_not_stored(
         {"name": "pages", "kind": "sitemap", "url": world.url("/sitemaps/pages.xml"),
          "max_age": "3650d"},
     ])
-    crawl(config)
+    out = crawl(config)
+    assert "not articles: 9" in out  # the homepage, six sections, about and contact
     paths = {r.path for r in world.requests}
     assert {"/about.html", "/contact.html", "/section/world/", "/"} <= paths
     assert PRIVATE_ARTICLE_PATH not in paths, "robots.txt disallows /private/"
