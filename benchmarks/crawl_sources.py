@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sqlite3
 import subprocess
@@ -165,6 +166,27 @@ def counts(server: FixtureServer, db: Path) -> dict[str, dict[str, int]]:
     return figures
 
 
+def cpu_split(pages: dict[str, Page], base: str, sample: int = 200) -> dict[str, float]:
+    """Milliseconds per article page: page analysis (classification + links) vs extraction.
+
+    Both run for every page a sitemap or site source fetches; this says which one the
+    end-to-end rate is paying for.
+    """
+    from storywatch.discovery.pages import analyse_page
+    from storywatch.extraction import extract_article
+
+    paths = [p for p in pages if p.startswith(("/s/city/", "/m/world/"))][:sample]
+    started = time.perf_counter()
+    for path in paths:
+        analyse_page(pages[path].body, base + path)
+    analysis = (time.perf_counter() - started) / len(paths) * 1000
+    started = time.perf_counter()
+    for path in paths:
+        extract_article(pages[path].body.decode(), base + path)
+    extraction = (time.perf_counter() - started) / len(paths) * 1000
+    return {"analyse_page_ms": round(analysis, 2), "extract_article_ms": round(extraction, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=2000)
@@ -172,8 +194,10 @@ def main() -> None:
     args = parser.parse_args()
     now = datetime.now(UTC).replace(microsecond=0)
     with FixtureServer() as server, tempfile.TemporaryDirectory() as tmp:
-        for path, page in build(server.base_url, args.articles, now).items():
+        pages = build(server.base_url, args.articles, now)
+        for path, page in pages.items():
             server.set_override(path, page)
+        split = cpu_split(pages, server.base_url)
         db = Path(tmp) / "bench.db"
         config = Path(tmp) / "storywatch.toml"
         listing_pages = -(-args.articles // TEASERS_PER_PAGE)
@@ -205,6 +229,8 @@ max_age = "7d"
     result = {
         "articles_per_source": args.articles,
         "concurrency_per_domain": args.concurrency,
+        "cpu_per_article_page": split,
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "first_crawl": {
             "seconds": round(first_seconds, 1),
             "stored": stored,
