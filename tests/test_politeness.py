@@ -194,3 +194,45 @@ def test_bad_pages_are_logged_per_url_and_skipped(world: Any, tmp_path: Path) ->
     assert "redirect loop" in out
     assert "gone.html: HTTP 410" in out
     assert [r[0] for r in stored(tmp_path)] == [world.url(ONE.path)]
+
+
+REBINDING_SCRIPT = """
+import json, sys
+from storywatch.config import load_config
+from storywatch.spiders import settings
+from storywatch.logs import setup_logging
+from storywatch.spiders.run import run_crawl
+
+setup_logging("WARNING")
+
+# As if DNS answered the request-time check with a public address: that check is off.
+middlewares = dict(settings.DOWNLOADER_MIDDLEWARES)
+middlewares["storywatch.spiders.politeness.PrivateNetworkMiddleware"] = None
+summary = run_crawl(load_config(sys.argv[1]),
+                    settings_overrides={"DOWNLOADER_MIDDLEWARES": middlewares})
+print(json.dumps(summary.sources[0].failures))
+"""
+
+
+def test_the_lookup_a_connection_uses_is_checked_too(world: Any, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    rebound = f"http://localhost:{world.port}/world/2024/10/rebound-story.html"
+    world.set_override("/feeds/test.rss", rss(rebound, world.url(ONE.path)))
+    config = write_config(tmp_path, world, [
+        {"name": "t", "kind": "feed", "url": world.url("/feeds/test.rss")},
+    ])
+    done = subprocess.run([sys.executable, "-c", REBINDING_SCRIPT, str(config)],
+                          capture_output=True, text=True, timeout=240, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    failures = dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert "DNS lookup failed" in failures[rebound]  # Twisted's words for a refused lookup
+    assert "localhost resolved to the non-public address 127.0.0.1; refused" in done.stderr
+    assert not any("rebound" in r.path for r in world.requests)
+    assert [r[0] for r in stored(tmp_path)] == [world.url(ONE.path)]

@@ -23,9 +23,11 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
+from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.asyncio import sleep
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.error import DNSLookupError
 from twisted.internet.threads import deferToThread
 
 from storywatch.normalise.dates import utc_now
@@ -134,6 +136,46 @@ class PrivateNetworkMiddleware:
                 continue
         self.cache[host] = addresses
         return addresses
+
+
+class GuardedResolver(CachingThreadedResolver):
+    """Scrapy's caching resolver, refusing non-public answers at connection time.
+
+    The middleware above resolves a name to decide with a readable reason; the download then
+    resolves it again. A DNS server answering the two lookups differently (DNS rebinding)
+    would slip between them, so the lookup the connection actually uses is checked too.
+    Names in crawl.allowed_hosts are let through (their port is checked by the middleware);
+    IP literals never reach a resolver and are judged by the middleware alone.
+    """
+
+    enabled = False
+    allowed_names: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, reactor: Any) -> GuardedResolver:
+        resolver = super().from_crawler(crawler, reactor)
+        config = crawler.settings.get("STORYWATCH_CONFIG")
+        if config is not None:
+            resolver.enabled = not config.crawl.allow_private_networks
+            resolver.allowed_names = frozenset(
+                host.rsplit(":", 1)[0].strip("[]") for host in config.crawl.allowed_hosts
+            )
+        return resolver
+
+    def getHostByName(self, name: str, timeout: Any = ()) -> Any:
+        lookup = super().getHostByName(name, timeout)
+        if self.enabled and name.lower() not in self.allowed_names:
+            lookup.addCallback(self._public_only, name)
+        return lookup
+
+    @staticmethod
+    def _public_only(address: str, name: str) -> str:
+        if forbidden_address(ipaddress.ip_address(address)):
+            # Twisted reports a failed lookup as "no results", so the reason is logged here.
+            reason = f"{name} resolved to the non-public address {address}; refused"
+            log.warning("%s", reason)
+            raise DNSLookupError(reason)
+        return address
 
 
 # ------------------------------------------------------------------ conditional GET

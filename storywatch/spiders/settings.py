@@ -34,6 +34,8 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
 HTTPCACHE_ENABLED = False
+# Checks the address each connection really uses (see PrivateNetworkMiddleware).
+TWISTED_DNS_RESOLVER = "storywatch.spiders.politeness.GuardedResolver"
 
 # process_request runs in ascending order: known articles are dropped before any DNS
 # lookup, the private-network guard runs before robots.txt is asked for, and the stored
