@@ -177,7 +177,12 @@ class NewsSpider(scrapy.Spider):
 
     def _remember_requested(self, url: str) -> None:
         """An article's AMP twin is the same article: never request it in this run."""
-        shared = self.crawler.settings.get("STORYWATCH_REQUESTED_URLS")
+        # The run's shared set: a RunContext on the crawler where run_crawl sets one, else
+        # the STORYWATCH_REQUESTED_URLS setting (the same set KnownArticleMiddleware uses).
+        run = getattr(self.crawler, "storywatch_run", None)
+        shared = getattr(run, "requested_urls", None)
+        if shared is None:
+            shared = self.crawler.settings.get("STORYWATCH_REQUESTED_URLS")
         if isinstance(shared, set):
             with contextlib.suppress(ValueError):
                 shared.add(canonical_url(url))
