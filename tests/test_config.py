@@ -106,3 +106,11 @@ def test_cli_unreachable_database_exits_2(tmp_path: Path) -> None:
     assert result.code == 2
     assert "cannot open the database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_example_config_is_valid() -> None:
+    from tests.conftest import REPO
+
+    config = load_config(REPO / "examples" / "storywatch.toml")
+    assert config.sources and all(s.url.startswith("https://") for s in config.sources)
+    assert not config.crawl.allow_private_networks

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from storywatch.extraction.article import Article
 
 
+# A page text this short is a teaser, a paywall stub or navigation left-overs.
+SHORT_TEXT_WORDS = 40
+
+
 @dataclass
 class NewsItem:
     url: str
@@ -64,8 +68,10 @@ def normalise_article(
     hints = hints or FeedHints()
     text = article.text
     extractor = article.extractor
-    if not text and hints.summary:
-        text, extractor = clean_text(_strip_tags(hints.summary)), "feed-summary"
+    if hints.summary and word_count(text) < SHORT_TEXT_WORDS:
+        summary = clean_text(_strip_tags(hints.summary))
+        if word_count(summary) > word_count(text):  # a teaser page: the listing said more
+            text, extractor = summary, "feed-summary"
     title = article.title or clean_text(hints.title) or None
     if title and text.split("\n", 1)[0].strip() == title:
         text = text.split("\n", 1)[1] if "\n" in text else ""  # the headline is not body text

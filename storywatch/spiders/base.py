@@ -19,7 +19,7 @@ from storywatch.discovery.pages import PageAnalysis, analyse_page
 from storywatch.normalise.dates import utc_now
 from storywatch.normalise.item import FeedHints
 from storywatch.normalise.urls import canonical_url
-from storywatch.spiders.context import crawler_config
+from storywatch.spiders.context import crawler_config, run_context
 from storywatch.spiders.items import RawArticle
 
 ARTICLE_META = "storywatch_article"
@@ -174,18 +174,10 @@ class NewsSpider(scrapy.Spider):
             hints=response.meta.get("hints") or FeedHints(),
         )
 
-
     def _remember_requested(self, url: str) -> None:
         """An article's AMP twin is the same article: never request it in this run."""
-        # The run's shared set: a RunContext on the crawler where run_crawl sets one, else
-        # the STORYWATCH_REQUESTED_URLS setting (the same set KnownArticleMiddleware uses).
-        run = getattr(self.crawler, "storywatch_run", None)
-        shared = getattr(run, "requested_urls", None)
-        if shared is None:
-            shared = self.crawler.settings.get("STORYWATCH_REQUESTED_URLS")
-        if isinstance(shared, set):
-            with contextlib.suppress(ValueError):
-                shared.add(canonical_url(url))
+        with contextlib.suppress(ValueError):
+            run_context(self.crawler).requested_urls.add(canonical_url(url))
 
 
 def _describe(failure: Failure) -> str:

@@ -1,6 +1,9 @@
-"""Per-crawler shared objects: the config and one storage handle for all components."""
+"""Objects shared by the components of a crawl: config, storage, and the run's shared state."""
 
 from __future__ import annotations
+
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
 
 from scrapy.crawler import Crawler
 
@@ -25,3 +28,24 @@ def crawler_storage(crawler: Crawler) -> Storage:
         storage = open_storage(crawler_config(crawler).storage.url)
         crawler._storywatch_storage = storage  # type: ignore[attr-defined]
     return storage
+
+
+@dataclass
+class RunContext:
+    """State shared by all crawlers of one run (one per source), attached by `run_crawl`.
+
+    Attached to each crawler rather than put in the settings, because Scrapy deep-copies
+    settings per crawler: a set or a process pool would be copied, or fail to copy.
+    """
+
+    requested_urls: set[str] = field(default_factory=set)
+    extract_pool: Executor | None = None
+
+
+def run_context(crawler: Crawler) -> RunContext:
+    """The run's context, or a private one when the crawler was started by `scrapy crawl`."""
+    context = getattr(crawler, "storywatch_run", None)
+    if context is None:
+        context = RunContext()
+        crawler.storywatch_run = context  # type: ignore[attr-defined]
+    return context

@@ -9,7 +9,7 @@ from scrapy.crawler import Crawler
 
 from storywatch.normalise.urls import canonical_url
 from storywatch.spiders.base import ARTICLE_META, Declined
-from storywatch.spiders.context import crawler_storage
+from storywatch.spiders.context import crawler_storage, run_context
 from storywatch.storage.repository import known_url
 
 log = logging.getLogger(__name__)
@@ -21,14 +21,12 @@ class KnownArticleMiddleware:
     The per-run set serves the hot path (the same article listed by several feeds); the
     database is the truth across runs. Only article requests are checked: feeds and
     sitemaps must be fetched every time. The set is shared by all crawlers of one run
-    (`run_crawl` passes it in the settings), so two sources listing one article in the
-    same run cost one download.
+    (see RunContext), so two sources listing one article in the same run cost one download.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        shared = crawler.settings.get("STORYWATCH_REQUESTED_URLS")
-        self.requested: set[str] = shared if isinstance(shared, set) else set()
+        self.requested = run_context(crawler).requested_urls
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> KnownArticleMiddleware:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import Executor
 
 from scrapy import Spider
 from scrapy.crawler import Crawler
@@ -10,7 +12,7 @@ from scrapy.exceptions import DropItem
 
 from storywatch.extraction import extract_article
 from storywatch.normalise.item import NewsItem, normalise_article
-from storywatch.spiders.context import crawler_storage
+from storywatch.spiders.context import crawler_storage, run_context
 from storywatch.spiders.items import RawArticle
 from storywatch.storage.repository import save_item
 
@@ -20,29 +22,44 @@ log = logging.getLogger(__name__)
 MIN_STORED_WORDS = 15
 
 
+def build_item(raw: RawArticle) -> NewsItem:
+    """Extract and normalise one page; a module-level function so worker processes can run it."""
+    article = extract_article(raw.html, raw.url)
+    return normalise_article(
+        article,
+        url=raw.url,
+        requested_url=raw.requested_url,
+        source=raw.source,
+        discovered_via=raw.discovered_via,
+        hints=raw.hints,
+        fetched_at=raw.fetched_at,
+    )
+
+
 class ExtractPipeline:
-    """RawArticle → NewsItem: main text and metadata, merged with the listing's hints."""
+    """RawArticle → NewsItem: main text and metadata, merged with the listing's hints.
+
+    Extraction is the crawl's main CPU cost and must not run on the reactor thread, which
+    would stall every download meanwhile: `run_crawl` hands in a process pool (setting
+    STORYWATCH_EXTRACT_POOL) and items are extracted there while the reactor keeps
+    fetching. Without a pool (plain `scrapy crawl`, or extract_workers = 0) it runs inline.
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self.pool: Executor | None = run_context(crawler).extract_pool
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         return cls(crawler)
 
-    def process_item(self, item: object, spider: Spider | None = None) -> object:
+    async def process_item(self, item: object, spider: Spider | None = None) -> object:
         if not isinstance(item, RawArticle):
             return item
-        article = extract_article(item.html, item.url)
-        news = normalise_article(
-            article,
-            url=item.url,
-            requested_url=item.requested_url,
-            source=item.source,
-            discovered_via=item.discovered_via,
-            hints=item.hints,
-            fetched_at=item.fetched_at,
-        )
+        if self.pool is None:
+            news = build_item(item)
+        else:
+            news = await asyncio.get_running_loop().run_in_executor(self.pool, build_item, item)
         if news.word_count < MIN_STORED_WORDS:
             self.crawler.stats.inc_value("storywatch/articles_failed")  # type: ignore[union-attr]
             reason = f"no article text ({news.word_count} words)"

@@ -6,13 +6,17 @@ from a child process of the daemon, never twice in one process.
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 
 from storywatch.config import Config, SourceConfig
+from storywatch.spiders.context import RunContext
 from storywatch.spiders.feed import FeedSpider
 from storywatch.spiders.settings import scrapy_settings
 from storywatch.spiders.site import SiteSpider
@@ -57,6 +61,20 @@ class CrawlSummary:
         return {key: sum(getattr(s, key) for s in self.sources) for key in keys}
 
 
+def extraction_pool(workers: int | None) -> ProcessPoolExecutor | None:
+    """Worker processes for extraction, so it runs beside the reactor, not on it.
+
+    None (auto) means one worker per core but one, which keeps a core for the reactor;
+    0 means extract inline. Workers are started with forkserver: forking a process that
+    already runs threads (database pools, the fixture server in tests) is unsafe.
+    """
+    if workers is None:
+        workers = min(4, (os.cpu_count() or 1) - 1)
+    if workers <= 0:
+        return None
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
+
+
 def spider_for(kind: str) -> type:
     try:
         return SPIDERS[kind]
@@ -75,18 +93,21 @@ def run_crawl(
     settings = scrapy_settings(config, settings_overrides)
     # storywatch.logs owns the root handler; Scrapy only sets levels and its Twisted bridge.
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
-    # Canonical article URLs requested so far in this run, shared by every source's crawler.
-    settings.set("STORYWATCH_REQUESTED_URLS", set(), priority="cmdline")
+    pool = extraction_pool(config.crawl.extract_workers)
+    context = RunContext(extract_pool=pool)
     process = CrawlerProcess(settings)
     crawlers = []
     for source in sources:
         crawler = process.create_crawler(spider_for(source.kind))
+        crawler.storywatch_run = context  # type: ignore[attr-defined]
         process.crawl(crawler, source=source.name)
         crawlers.append((source, crawler))
     started = time.monotonic()
     if crawlers:
         process.start()
     seconds = time.monotonic() - started
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
     summaries = []
     for source, crawler in crawlers:
         stats = crawler.stats.get_stats() if crawler.stats else {}

@@ -1,0 +1,142 @@
+"""`storywatch crawl` end to end: real Scrapy crawls of the news world on 127.0.0.1."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from storywatch.demo.config import demo_config_toml
+from storywatch.demo.site import DELETED_ARTICLE_PATH
+from storywatch.demo.world import load_articles
+from storywatch.normalise.text import clean_text
+from storywatch.storage import open_storage
+from storywatch.storage.models import Item
+from tests.conftest import run_cli
+
+ARTICLES = {a.path: a for a in load_articles()}
+
+
+def crawl_config(tmp_path: Path, base_url: str, database_url: str) -> Path:
+    path = tmp_path / "storywatch.toml"
+    # Feeds only (discovery={}): these tests pin which feed source stores each article.
+    path.write_text(demo_config_toml(base_url, database_url, discovery={}), encoding="utf-8")
+    return path
+
+
+def stored(database_url: str) -> dict[str, Item]:
+    storage = open_storage(database_url)
+    with storage.session() as session:
+        items = {item.canonical_url: item for item in session.execute(select(Item)).scalars()}
+    storage.dispose()
+    return items
+
+
+def test_first_crawl_stores_every_article_once_normalised(
+    world, tmp_path: Path, database_url: str
+) -> None:
+    config = crawl_config(tmp_path, world.base_url, database_url)
+    result = run_cli("crawl", config=config)
+    assert result.code == 0, result.stderr
+    assert "23 new" in result.stdout
+
+    items = stored(database_url)
+    assert set(items) == {world.base_url + path for path in ARTICLES}
+    for url, item in items.items():
+        article = ARTICLES[url.removeprefix(world.base_url)]
+        assert "utm_" not in item.url or item.url != item.canonical_url
+        assert item.title == article.title
+        assert item.language == article.language
+        assert item.source in {"world-rss", "europe-rdf", "all-atom", "broken-feed"}
+        assert item.authors, url
+        # Every body paragraph is in the text; page furniture is not.
+        for paragraph in article.paragraphs:
+            assert clean_text(paragraph) in item.text, (url, paragraph[:40])
+        assert "cookie" not in item.text.lower()
+        assert item.published_at is not None
+        if article.template == "minimal":  # the date is only in the prose: day precision
+            assert item.published_at.date() == article.published.astimezone(UTC).date()
+        else:
+            assert item.published_at == article.published.astimezone(UTC)
+        assert item.word_count == len(item.text.split())
+        assert len(item.content_hash) == 64
+
+
+def test_failures_are_reported_against_their_urls_and_the_crawl_goes_on(
+    world, tmp_path: Path
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'sw.db'}"
+    result = run_cli("crawl", config=crawl_config(tmp_path, world.base_url, database_url))
+    assert result.code == 0
+    assert f"{DELETED_ARTICLE_PATH}" in result.stdout and "HTTP 404" in result.stdout
+    assert "/feeds/html.rss" in result.stdout and "not a" in result.stdout
+    assert "/feeds/broken.rss" in result.stderr and "malformed feed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_non_utf8_pages_are_decoded_by_their_declared_charset(world, tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'sw.db'}"
+    assert run_cli("crawl", config=crawl_config(tmp_path, world.base_url, database_url)).code == 0
+    items = stored(database_url)
+    for path, article in ARTICLES.items():
+        if article.charset != "utf-8":
+            item = items[world.base_url + path]
+            assert clean_text(article.paragraphs[0]) in item.text
+            assert "\ufffd" not in item.text
+
+
+def test_second_crawl_downloads_no_article_and_stores_nothing_twice(
+    world, tmp_path: Path, database_url: str
+) -> None:
+    config = crawl_config(tmp_path, world.base_url, database_url)
+    assert run_cli("crawl", config=config).code == 0
+    first = stored(database_url)
+    world.clear_log()
+
+    again = run_cli("crawl", config=config)
+    assert again.code == 0, again.stderr
+    assert "0 new" in again.stdout
+    assert stored(database_url).keys() == first.keys()
+    fetched = {r.path.split("?")[0] for r in world.requests}
+    assert not fetched & set(ARTICLES), "article pages were downloaded again"
+    assert {"/feeds/world.rss", "/feeds/all.atom"} <= fetched
+
+
+def test_items_command_formats(world, tmp_path: Path) -> None:
+    import csv
+    import io
+    import json
+
+    database_url = f"sqlite:///{tmp_path / 'sw.db'}"
+    config = crawl_config(tmp_path, world.base_url, database_url)
+    assert run_cli("crawl", config=config).code == 0
+
+    lines = run_cli("items", "--format", "jsonl", config=config).stdout.splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) == 23
+    required = {"url", "canonical_url", "title", "authors", "published_at", "fetched_at",
+                "language", "text", "source", "topic", "status", "duplicate_of", "relevance",
+                "novelty", "reasons"}
+    assert required <= rows[0].keys()
+    assert all(row["published_at"].endswith("Z") for row in rows)
+    assert [r["published_at"] for r in rows] == sorted((r["published_at"] for r in rows),
+                                                       reverse=True)
+
+    table = run_cli("items", "--format", "csv", "--since", "2000-01-01", config=config)
+    assert len(list(csv.DictReader(io.StringIO(table.stdout)))) == 23
+
+    assert run_cli("items", "--format", "csv", "--since", "2099-01-01",
+                   config=config).stdout.count("\n") == 1
+    bad = run_cli("items", "--since", "someday", config=config)
+    assert bad.code == 2 and "--since" in bad.stderr
+    unknown = run_cli("items", "--topic", "nope", config=config)
+    assert unknown.code == 2 and "no topic named 'nope'" in unknown.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["crawl", "--help"], ["items", "--help"]])
+def test_help_has_examples(args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.code == 0
+    assert "Example" in result.stdout or "storywatch" in result.stdout

@@ -1,0 +1,68 @@
+"""Golden-file tests of extract_article: a stored page and the fields expected from it.
+
+A regression shows as a diff of fields (fundus-style), not as a bare failed boolean.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from storywatch.extraction import extract_article
+from storywatch.normalise.dates import iso
+from storywatch.normalise.item import FeedHints, normalise_article
+
+PAGES = Path(__file__).parent / "data" / "pages"
+URL = "https://site.example/article?utm_source=test"
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in PAGES.glob("*.html")))
+def test_golden_page(name: str) -> None:
+    expected = json.loads((PAGES / f"{name}.json").read_text(encoding="utf-8"))
+    html = (PAGES / f"{name}.html").read_text(encoding="utf-8")
+    article = extract_article(html, URL)
+    item = normalise_article(article, url=URL, source="golden", discovered_via="feed")
+    got = {
+        "title": item.title,
+        "authors": item.authors,
+        "published_at": iso(item.published_at),
+        "language": item.language,
+        "canonical_url": article.canonical_url,
+    }
+    want = {key: expected[key] for key in got}
+    assert got == want
+    for fragment in expected["text_contains"]:
+        assert fragment in item.text
+    for fragment in expected["text_excludes"]:
+        assert fragment not in item.text
+    assert "\n\n" not in item.text and item.text == item.text.strip()
+
+
+def test_broken_markup_never_raises() -> None:
+    for html in ["", "<", "<html><body><p>unclosed", "\x00\x01binary", "<p>" * 5000]:
+        article = extract_article(html, "https://x.example/a")
+        assert isinstance(article.text, str)
+
+
+def test_feed_summary_fills_an_empty_page() -> None:
+    article = extract_article("<html><body><nav>Home</nav></body></html>", "https://x.example/a")
+    hints = FeedHints(title="Feed title", summary="<p>The summary from the feed entry.</p>",
+                      published="Thu, 10 Oct 2024 08:00:00 GMT", authors=["Feed Author"])
+    item = normalise_article(article, url="https://x.example/a", source="s",
+                             discovered_via="feed", hints=hints)
+    assert item.title == "Feed title"
+    assert item.text == "The summary from the feed entry."
+    assert item.extractor == "feed-summary"
+    assert item.authors == ["Feed Author"]
+    assert iso(item.published_at) == "2024-10-10T08:00:00Z"
+
+
+def test_headline_is_not_repeated_as_first_body_line() -> None:
+    html = ("<html><head><title>T</title><meta property='og:title' content='Big news'></head>"
+            "<body><article><h1>Big news</h1>" + "<p>Body sentence number one is here.</p>" * 12
+            + "</article></body></html>")
+    item = normalise_article(extract_article(html, "https://x.example/a"),
+                             url="https://x.example/a", source="s", discovered_via="feed")
+    assert not item.text.startswith("Big news")
