@@ -236,3 +236,30 @@ def test_the_lookup_a_connection_uses_is_checked_too(world: Any, tmp_path: Path)
     assert "localhost resolved to the non-public address 127.0.0.1; refused" in done.stderr
     assert not any("rebound" in r.path for r in world.requests)
     assert [r[0] for r in stored(tmp_path)] == [world.url(ONE.path)]
+
+
+def test_a_transient_article_failure_keeps_the_feed_from_a_304(
+    world: Any, tmp_path: Path
+) -> None:
+    real = world.pages[ONE.path]
+    feed = rss(world.url(ONE.path)).with_validators(ONE.published)
+    world.set_override("/feeds/test.rss", feed)
+    world.set_override(ONE.path, Page(status=502, body=b"bad gateway", content_type="text/plain"))
+    config = write_config(tmp_path, world, [
+        {"name": "t", "kind": "feed", "url": world.url("/feeds/test.rss")},
+    ], retry_times=0)
+    crawl(config)
+    assert stored(tmp_path) == []
+
+    # The server recovers. The feed did not change, but its validators were not kept:
+    # the feed is read again and the article fetched, instead of a 304 hiding it.
+    world.set_override(ONE.path, real)
+    world.clear_log()
+    crawl(config)
+    (request,) = [r for r in world.requests if r.path == "/feeds/test.rss"]
+    assert request.status == 200 and "if-none-match" not in request.headers
+    assert [r[0] for r in stored(tmp_path)] == [world.url(ONE.path)]
+
+    world.clear_log()
+    crawl(config)
+    assert [r.status for r in world.requests if r.path == "/feeds/test.rss"] == [304]

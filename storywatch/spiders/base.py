@@ -66,10 +66,18 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value("storywatch/failures")
         self.logger.warning("%s: %s (source %s)", url, reason, self.source_name)
 
-    def record_request_failure(self, request: scrapy.Request, reason: str) -> None:
-        """Count a failed request as an article or a listing failure, and record it."""
+    def record_request_failure(
+        self, request: scrapy.Request, reason: str, *, transient: bool = False
+    ) -> None:
+        """Count a failed request as an article or a listing failure, and record it.
+
+        A transient failure of an article keeps its listing's validators from being saved,
+        so the next run lists the article again instead of getting a 304.
+        """
         kind = "articles_failed" if request.meta.get(ARTICLE_META) else "listings_failed"
         self.crawler.stats.inc_value(f"storywatch/{kind}")
+        if transient and request.meta.get(LISTING_META):
+            self.dirty_listings.add(request.meta[LISTING_META])
         self.record_failure(request.url, reason)
 
     def listing_failed(self, failure: Failure) -> None:
@@ -88,13 +96,11 @@ class NewsSpider(scrapy.Spider):
             self.logger.info("%s: forbidden by robots.txt (source %s)", request.url,
                              self.source_name)
             return
-        status = failure.value.response.status if failure.check(HttpError) else None  # type: ignore[union-attr]
-        if status is None or status >= 500 or status == 429:
-            listing = request.meta.get(LISTING_META)
-            if listing:
-                self.dirty_listings.add(listing)
-        self.crawler.stats.inc_value("storywatch/articles_failed")
-        self.record_failure(request.url, _describe(failure))
+        response = getattr(failure.value, "response", None) if failure.check(HttpError) else None
+        status = response.status if response is not None else None
+        # 5xx, 429 and network errors may pass; 4xx answers (404, 410) will not.
+        self.record_request_failure(request, _describe(failure),
+                                    transient=status is None or status >= 500 or status == 429)
 
     # -- listings -------------------------------------------------------------------------
     def listing_request(self, url: str, callback: Any, **meta: Any) -> scrapy.Request:

@@ -44,10 +44,10 @@ NEW_VALIDATORS_META = "storywatch_new_validators"
 _IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _report(crawler: Crawler, request: Request, reason: str) -> None:
+def _report(crawler: Crawler, request: Request, reason: str, *, transient: bool = False) -> None:
     spider = crawler.spider
     if spider is not None and hasattr(spider, "record_request_failure"):
-        spider.record_request_failure(request, reason)
+        spider.record_request_failure(request, reason, transient=transient)
     else:
         log.warning("%s: %s", request.url, reason)
 
@@ -344,7 +344,7 @@ class RetryAfterMiddleware:
                    f"({self.cap:.0f} s)" if wait > self.cap else f"still {response.status} "
                    f"after {tries} waits")
             reason = f"HTTP {response.status} with Retry-After: {why}; given up"
-            _report(self.crawler, request, reason)
+            _report(self.crawler, request, reason, transient=True)
             raise Declined(reason)
         stats.inc_value("storywatch/retry_after_waits")  # type: ignore[union-attr]
         log.info("%s: HTTP %s, retrying after %.1f s as asked", request.url, response.status,
