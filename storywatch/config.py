@@ -85,6 +85,22 @@ class CrawlConfig(_Section):
     autothrottle: bool = True
     # Extraction worker processes; unset = one per CPU core but one, 0 = extract inline.
     extract_workers: int | None = Field(default=None, ge=0, le=32)
+    # Exact "host:port" pairs exempt from the private-network guard (a test or demo server
+    # on loopback); everything else on a private address stays refused.
+    allowed_hosts: list[str] = []
+    # Retries of 5xx answers and timeouts, spaced by retry_backoff * 2**n.
+    retry_times: int = Field(default=2, ge=0, le=10)
+    retry_backoff: Duration = timedelta(seconds=1)
+    # A 429/503 asking to come back later is waited for up to this long, else given up.
+    max_retry_after: Duration = timedelta(seconds=60)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_port(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[^\s:/\[\]]+):\d{1,5}", host):
+                raise ValueError(f"{host!r} is not HOST:PORT (e.g. \"127.0.0.1:8080\")")
+        return [host.lower() for host in hosts]
 
 
 class TopicConfig(_Section):

@@ -21,7 +21,8 @@ ARTICLES = {a.path: a for a in load_articles()}
 
 def crawl_config(tmp_path: Path, base_url: str, database_url: str) -> Path:
     path = tmp_path / "storywatch.toml"
-    path.write_text(demo_config_toml(base_url, database_url), encoding="utf-8")
+    # Feeds only (discovery={}): these tests pin which feed source stores each article.
+    path.write_text(demo_config_toml(base_url, database_url, discovery={}), encoding="utf-8")
     return path
 
 

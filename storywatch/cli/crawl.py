@@ -32,6 +32,11 @@ def print_summary(summary: CrawlSummary) -> None:
         f"{len(summary.sources)} sources, {totals['listed']} articles seen, {totals['new']} new, "
         f"{totals['failed'] + totals['listings_failed']} failed, {summary.seconds:.1f} s"
     )
+    extra = {"not modified (304)": totals["not_modified"], "not articles": totals["not_articles"],
+             "stale entries skipped": totals["stale"], "refused": totals["refused"],
+             "robots.txt forbids": totals["robots_forbidden"]}
+    if any(extra.values()):
+        console.print(", ".join(f"{label}: {n}" for label, n in extra.items() if n))
     for s in summary.sources:
         for url, reason in s.failures:
             console.print(f"  [yellow]failed[/yellow] {url}: {reason}", highlight=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,24 +15,41 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from storywatch.config import SourceConfig
+from storywatch.discovery.pages import PageAnalysis, analyse_page
 from storywatch.normalise.dates import utc_now
 from storywatch.normalise.item import FeedHints
-from storywatch.spiders.context import crawler_config
+from storywatch.normalise.urls import canonical_url
+from storywatch.spiders.context import crawler_config, run_context
 from storywatch.spiders.items import RawArticle
 
 ARTICLE_META = "storywatch_article"
+# Listing documents (feeds, sitemaps) are fetched conditionally; see politeness.py.
+CONDITIONAL_META = "storywatch_conditional"
+# The listing an article request came from, so a transient failure can keep the listing's
+# validators from being saved (the next run must list the article again).
+LISTING_META = "storywatch_listing"
+
+
+class Declined(IgnoreRequest):
+    """A request a storywatch middleware declined and already reported (or that is known)."""
 
 
 class NewsSpider(scrapy.Spider):
     """Base of the feed, sitemap and site spiders; one spider instance crawls one source."""
 
     discovered_via = "unknown"
+    # Sitemaps and sites list pages that may not be articles; feeds list articles only.
+    classify_pages = False
 
     def __init__(self, *args: Any, source: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.source_name = source
         self.source: SourceConfig  # set in from_crawler, once the config is known
         self.failures: list[tuple[str, str]] = []
+        # Validators of listings fetched this run, saved when the spider closes unless an
+        # article of that listing failed transiently (then the next run must see it again).
+        self.pending_validators: dict[str, Any] = {}
+        self.dirty_listings: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -47,32 +66,109 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value("storywatch/failures")
         self.logger.warning("%s: %s (source %s)", url, reason, self.source_name)
 
+    def record_request_failure(
+        self, request: scrapy.Request, reason: str, *, transient: bool = False
+    ) -> None:
+        """Count a failed request as an article or a listing failure, and record it.
+
+        A transient failure of an article keeps its listing's validators from being saved,
+        so the next run lists the article again instead of getting a 304.
+        """
+        kind = "articles_failed" if request.meta.get(ARTICLE_META) else "listings_failed"
+        self.crawler.stats.inc_value(f"storywatch/{kind}")
+        if transient and request.meta.get(LISTING_META):
+            self.dirty_listings.add(request.meta[LISTING_META])
+        self.record_failure(request.url, reason)
+
     def listing_failed(self, failure: Failure) -> None:
+        if failure.check(Declined):
+            return  # a middleware refused it and said why
         self.crawler.stats.inc_value("storywatch/listings_failed")
         self.record_failure(failure.request.url, _describe(failure))  # type: ignore[attr-defined]
 
     def article_failed(self, failure: Failure) -> None:
-        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(Declined):
             return  # a middleware declined it (already known, refused) and said why
-        self.crawler.stats.inc_value("storywatch/articles_failed")
-        self.record_failure(failure.request.url, _describe(failure))  # type: ignore[attr-defined]
+        if (failure.check(IgnoreRequest) and not failure.check(HttpError)
+                and "robots.txt" in failure.getErrorMessage()):
+            self.crawler.stats.inc_value("storywatch/robots_forbidden")
+            self.logger.info("%s: forbidden by robots.txt (source %s)", request.url,
+                             self.source_name)
+            return
+        response = getattr(failure.value, "response", None) if failure.check(HttpError) else None
+        status = response.status if response is not None else None
+        # 5xx, 429 and network errors may pass; 4xx answers (404, 410) will not.
+        self.record_request_failure(request, _describe(failure),
+                                    transient=status is None or status >= 500 or status == 429)
+
+    # -- listings -------------------------------------------------------------------------
+    def listing_request(self, url: str, callback: Any, **meta: Any) -> scrapy.Request:
+        """A feed or sitemap request: conditional, and a 304 reaches the callback."""
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.listing_failed,
+            meta={CONDITIONAL_META: True, "handle_httpstatus_list": [304], **meta},
+        )
+
+    def not_modified(self, response: Response) -> bool:
+        """True (and counted) when a listing answered 304: nothing to parse."""
+        if response.status != 304:
+            return False
+        self.crawler.stats.inc_value("storywatch/not_modified")
+        self.logger.info("%s: not modified since the last crawl (source %s)", response.url,
+                         self.source_name)
+        return True
+
+    def closed(self, reason: str) -> None:
+        """Save the validators of listings whose articles were all dealt with."""
+        from storywatch.spiders.politeness import save_pending_validators
+
+        save_pending_validators(self)
 
     # -- articles -------------------------------------------------------------------------
-    def article_request(self, url: str, hints: FeedHints | None = None) -> scrapy.Request:
+    def article_request(
+        self, url: str, hints: FeedHints | None = None, *, listing: str | None = None,
+        **meta: Any,
+    ) -> scrapy.Request:
         self.crawler.stats.inc_value("storywatch/articles_listed")
         return scrapy.Request(
             url,
             callback=self.parse_article,
             errback=self.article_failed,
-            meta={ARTICLE_META: True, "hints": hints or FeedHints()},
+            meta={ARTICLE_META: True, "hints": hints or FeedHints(), LISTING_META: listing,
+                  **meta},
         )
 
-    def parse_article(self, response: Response) -> Iterator[RawArticle]:
-        if not isinstance(response, TextResponse):
+    def url_allowed(self, url: str) -> bool:
+        """The source's allow (any must match, when given) and deny (none may) regexes."""
+        if self.source.allow and not any(re.search(p, url) for p in self.source.allow):
+            return False
+        return not any(re.search(p, url) for p in self.source.deny)
+
+    def follow_links(self, response: TextResponse, analysis: PageAnalysis) -> Iterator[Any]:
+        """Requests for links found on a fetched page; only the site spider follows any."""
+        return iter(())
+
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        if not isinstance(response, TextResponse) or (
+            content_type and "html" not in content_type.lower()
+        ):
             self.crawler.stats.inc_value("storywatch/articles_failed")
-            content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
             self.record_failure(response.url, f"not an HTML page ({content_type or 'no type'})")
             return
+        if self.classify_pages:
+            analysis = analyse_page(response.body, response.url)
+            if analysis.amphtml:
+                self._remember_requested(analysis.amphtml)
+            yield from self.follow_links(response, analysis)
+            if not analysis.is_article:
+                self.crawler.stats.inc_value("storywatch/pages_not_article")
+                self.logger.info("%s: not an article, not stored (%s page: %s)", response.url,
+                                 analysis.kind, analysis.reason)
+                return
         self.crawler.stats.inc_value("storywatch/articles_fetched")
         yield RawArticle(
             url=response.url,
@@ -83,6 +179,11 @@ class NewsSpider(scrapy.Spider):
             fetched_at=utc_now(),
             hints=response.meta.get("hints") or FeedHints(),
         )
+
+    def _remember_requested(self, url: str) -> None:
+        """An article's AMP twin is the same article: never request it in this run."""
+        with contextlib.suppress(ValueError):
+            run_context(self.crawler).requested_urls.add(canonical_url(url))
 
 
 def _describe(failure: Failure) -> str:

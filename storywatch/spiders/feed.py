@@ -9,6 +9,7 @@ from scrapy.http import Response
 
 from storywatch.discovery.feeds import parse_feed
 from storywatch.spiders.base import NewsSpider
+from storywatch.spiders.politeness import listing_key, remember_validators
 
 
 class FeedSpider(NewsSpider):
@@ -18,9 +19,11 @@ class FeedSpider(NewsSpider):
     discovered_via = "feed"
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        yield scrapy.Request(self.source.url, callback=self.parse, errback=self.listing_failed)
+        yield self.listing_request(self.source.url, self.parse)
 
     def parse(self, response: Response) -> Iterator[scrapy.Request]:
+        if self.not_modified(response):
+            return
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
         feed = parse_feed(response.body, response.url, content_type)
         if feed.error:
@@ -32,4 +35,5 @@ class FeedSpider(NewsSpider):
         if not feed.entries:
             self.logger.info("%s: feed has no entries", response.url)
         for entry in feed.entries:
-            yield self.article_request(entry.link, entry.hints)
+            yield self.article_request(entry.link, entry.hints, listing=listing_key(response))
+        remember_validators(self, response)

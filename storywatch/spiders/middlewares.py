@@ -6,10 +6,9 @@ import logging
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
 
 from storywatch.normalise.urls import canonical_url
-from storywatch.spiders.base import ARTICLE_META
+from storywatch.spiders.base import ARTICLE_META, Declined
 from storywatch.spiders.context import crawler_storage, run_context
 from storywatch.storage.repository import known_url
 
@@ -39,15 +38,15 @@ class KnownArticleMiddleware:
         try:
             canonical = canonical_url(request.url)
         except ValueError:
-            raise IgnoreRequest(f"not an http(s) URL: {request.url}") from None
+            raise Declined(f"not an http(s) URL: {request.url}") from None
         request.meta["storywatch_checked"] = True
         stats = self.crawler.stats
         if canonical in self.requested:
             stats.inc_value("storywatch/articles_repeated")  # type: ignore[union-attr]
-            raise IgnoreRequest(f"already requested in this run: {canonical}")
+            raise Declined(f"already requested in this run: {canonical}")
         with crawler_storage(self.crawler).session() as session:
             if known_url(session, canonical) is not None:
                 stats.inc_value("storywatch/articles_known")  # type: ignore[union-attr]
-                raise IgnoreRequest(f"already stored: {canonical}")
+                raise Declined(f"already stored: {canonical}")
         self.requested.add(canonical)
         return None

@@ -19,8 +19,10 @@ from storywatch.config import Config, SourceConfig
 from storywatch.spiders.context import RunContext
 from storywatch.spiders.feed import FeedSpider
 from storywatch.spiders.settings import scrapy_settings
+from storywatch.spiders.site import SiteSpider
+from storywatch.spiders.sitemap import SitemapSpider
 
-SPIDERS: dict[str, type] = {"feed": FeedSpider}
+SPIDERS: dict[str, type] = {"feed": FeedSpider, "sitemap": SitemapSpider, "site": SiteSpider}
 
 
 @dataclass
@@ -36,6 +38,12 @@ class SourceSummary:
     listings_failed: int = 0
     requests: int = 0
     bytes: int = 0
+    not_modified: int = 0  # listings that answered 304
+    not_articles: int = 0  # pages fetched and classified as navigation/static, not stored
+    stale: int = 0  # sitemap entries and child sitemaps skipped as older than max_age
+    refused: int = 0  # requests refused by the private-network guard
+    robots_forbidden: int = 0
+    retry_after_waits: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     finish_reason: str | None = None
 
@@ -48,7 +56,8 @@ class CrawlSummary:
     @property
     def totals(self) -> dict[str, int]:
         keys = ("listed", "known", "fetched", "new", "existing", "failed", "listings_failed",
-                "requests", "bytes")
+                "requests", "bytes", "not_modified", "not_articles", "stale", "refused",
+                "robots_forbidden", "retry_after_waits")
         return {key: sum(getattr(s, key) for s in self.sources) for key in keys}
 
 
@@ -117,6 +126,13 @@ def run_crawl(
                 listings_failed=stats.get("storywatch/listings_failed", 0),
                 requests=stats.get("downloader/request_count", 0),
                 bytes=stats.get("downloader/response_bytes", 0),
+                not_modified=stats.get("storywatch/not_modified", 0),
+                not_articles=stats.get("storywatch/pages_not_article", 0),
+                stale=stats.get("storywatch/entries_stale", 0)
+                + stats.get("storywatch/sitemaps_stale", 0),
+                refused=stats.get("storywatch/refused_private", 0),
+                robots_forbidden=stats.get("storywatch/robots_forbidden", 0),
+                retry_after_waits=stats.get("storywatch/retry_after_waits", 0),
                 failures=list(getattr(spider, "failures", [])),
                 finish_reason=stats.get("finish_reason"),
             )

@@ -34,10 +34,25 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
 HTTPCACHE_ENABLED = False
+# Checks the address each connection really uses (see PrivateNetworkMiddleware).
+TWISTED_DNS_RESOLVER = "storywatch.spiders.politeness.GuardedResolver"
 
+# process_request runs in ascending order: known articles are dropped before any DNS
+# lookup, the private-network guard runs before robots.txt is asked for, and the stored
+# validators are added last. Responses travel in descending order: redirect loops (610),
+# redirects (600), then
+# Retry-After (560), then the backoff retry (550) that replaces Scrapy's own.
 DOWNLOADER_MIDDLEWARES = {
     "storywatch.spiders.middlewares.KnownArticleMiddleware": 50,
+    "storywatch.spiders.politeness.PrivateNetworkMiddleware": 55,
+    "storywatch.spiders.politeness.ConditionalGetMiddleware": 60,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "storywatch.spiders.politeness.BackoffRetryMiddleware": 550,
+    "storywatch.spiders.politeness.RetryAfterMiddleware": 560,
+    "storywatch.spiders.politeness.RedirectLoopMiddleware": 610,
 }
+# Seconds before the first retry of a 5xx/timeout; doubled for each further try.
+STORYWATCH_RETRY_BACKOFF = 1.0
 ITEM_PIPELINES = {
     "storywatch.spiders.pipelines.ExtractPipeline": 100,
     "storywatch.spiders.pipelines.StorePipeline": 300,
@@ -57,6 +72,8 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
             "DOWNLOAD_TIMEOUT": crawl.download_timeout.total_seconds(),
             "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
             "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
+            "RETRY_TIMES": crawl.retry_times,
+            "STORYWATCH_RETRY_BACKOFF": crawl.retry_backoff.total_seconds(),
             "STORYWATCH_CONFIG": config,
         },
         priority="project",

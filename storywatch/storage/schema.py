@@ -3,12 +3,14 @@
 from storywatch.storage.daemon import CrawlRun, DaemonLease
 from storywatch.storage.models import Base, Item, ItemUrl, Judgement
 from storywatch.storage.notify import DigestDelivery, NotifySecret, Subscriber, Subscription
+from storywatch.storage.validators import HttpValidator
 
 __all__ = [
     "Base",
     "CrawlRun",
     "DaemonLease",
     "DigestDelivery",
+    "HttpValidator",
     "Item",
     "ItemUrl",
     "Judgement",
