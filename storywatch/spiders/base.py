@@ -21,6 +21,14 @@ from storywatch.spiders.items import RawArticle
 ARTICLE_META = "storywatch_article"
 
 
+class AlreadyKnown(IgnoreRequest):
+    """A request skipped because its article is stored or requested already: not a failure.
+
+    Every other IgnoreRequest (too many redirects, a body over the size limit once
+    decompressed, robots.txt) is a failure and is recorded against its URL.
+    """
+
+
 class NewsSpider(scrapy.Spider):
     """Base of the feed, sitemap and site spiders; one spider instance crawls one source."""
 
@@ -52,10 +60,15 @@ class NewsSpider(scrapy.Spider):
         self.record_failure(failure.request.url, _describe(failure))  # type: ignore[attr-defined]
 
     def article_failed(self, failure: Failure) -> None:
-        if failure.check(IgnoreRequest) and not failure.check(HttpError):
-            return  # a middleware declined it (already known, refused) and said why
+        if failure.check(AlreadyKnown):
+            return  # counted as known, not failed
         self.crawler.stats.inc_value("storywatch/articles_failed")
-        self.record_failure(failure.request.url, _describe(failure))  # type: ignore[attr-defined]
+        request = failure.request  # type: ignore[attr-defined]
+        listed = request.meta.get("redirect_urls", [request.url])[0]
+        reason = _describe(failure)
+        if listed != request.url:
+            reason += f" (redirected to {request.url})"
+        self.record_failure(listed, reason)
 
     # -- articles -------------------------------------------------------------------------
     def article_request(self, url: str, hints: FeedHints | None = None) -> scrapy.Request:
@@ -85,8 +98,23 @@ class NewsSpider(scrapy.Spider):
         )
 
 
+# Exceptions whose message is often empty, explained in words a user can act on.
+_EXPLAINED = {
+    "ResponseDataLossError": "connection closed before the whole body arrived",
+    "ResponseFailed": "connection failed while receiving the response",
+    "DownloadCancelledError": "download cancelled: body larger than crawl.max_page_bytes",
+    "ConnectionRefusedError": "connection refused",
+    "ConnectionLost": "connection lost",
+    "TimeoutError": "timed out",
+}
+
+
 def _describe(failure: Failure) -> str:
     if failure.check(HttpError):
         status = failure.value.response.status  # type: ignore[union-attr]
         return f"HTTP {status}"
-    return f"{failure.type.__name__ if failure.type else 'error'}: {failure.getErrorMessage()}"
+    name = failure.type.__name__ if failure.type else "error"
+    message = failure.getErrorMessage().strip()
+    if message in ("", "None", "[]"):
+        return f"{name}: {_EXPLAINED.get(name, 'no details given')}"
+    return f"{name}: {message}"

@@ -9,7 +9,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
 from storywatch.normalise.urls import canonical_url
-from storywatch.spiders.base import ARTICLE_META
+from storywatch.spiders.base import ARTICLE_META, AlreadyKnown
 from storywatch.spiders.context import crawler_storage
 from storywatch.storage.repository import known_url
 
@@ -46,10 +46,10 @@ class KnownArticleMiddleware:
         stats = self.crawler.stats
         if canonical in self.requested:
             stats.inc_value("storywatch/articles_repeated")  # type: ignore[union-attr]
-            raise IgnoreRequest(f"already requested in this run: {canonical}")
+            raise AlreadyKnown(f"already requested in this run: {canonical}")
         with crawler_storage(self.crawler).session() as session:
             if known_url(session, canonical) is not None:
                 stats.inc_value("storywatch/articles_known")  # type: ignore[union-attr]
-                raise IgnoreRequest(f"already stored: {canonical}")
+                raise AlreadyKnown(f"already stored: {canonical}")
         self.requested.add(canonical)
         return None

@@ -45,7 +45,9 @@ class ExtractPipeline:
         )
         if news.word_count < MIN_STORED_WORDS:
             self.crawler.stats.inc_value("storywatch/articles_failed")  # type: ignore[union-attr]
-            reason = f"no article text ({news.word_count} words)"
+            reason = article.problem or f"no article text ({news.word_count} words)"
+            # Scrapy >= 2.13 no longer passes the spider to pipelines.
+            spider = spider or self.crawler.spider
             if spider is not None and hasattr(spider, "record_failure"):
                 spider.record_failure(item.url, reason)
             raise DropItem(f"{item.url}: {reason}")
