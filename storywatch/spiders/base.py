@@ -13,6 +13,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from storywatch.config import SourceConfig
+from storywatch.extraction.encoding import decode_page
 from storywatch.normalise.dates import utc_now
 from storywatch.normalise.item import FeedHints
 from storywatch.spiders.context import crawler_config
@@ -90,7 +91,7 @@ class NewsSpider(scrapy.Spider):
         yield RawArticle(
             url=response.url,
             requested_url=response.request.url if response.request else response.url,
-            html=response.text,
+            html=decode_page(response.body, response.encoding),
             source=self.source.name,
             discovered_via=self.discovered_via,
             fetched_at=utc_now(),
