@@ -18,9 +18,14 @@ from readability import Document as ReadabilityDocument
 
 from storywatch.extraction.metadata import PageMetadata, read_metadata
 from storywatch.normalise.dates import to_utc
-from storywatch.normalise.text import clean_text
+from storywatch.normalise.text import clean_text, strip_control
 
 log = logging.getLogger(__name__)
+# Both extractors log at ERROR (readability with a full traceback) for every page they
+# cannot parse: empty bodies, binary served as text/html. That is an expected outcome
+# here, reported once as the item's failure reason, so their own logs are silenced.
+for _noisy in ("readability.readability", "trafilatura"):
+    logging.getLogger(_noisy).setLevel(logging.CRITICAL)
 
 # Fewer words than this and the extractor probably caught a teaser or a caption.
 MIN_ARTICLE_WORDS = 40
@@ -86,6 +91,9 @@ def _paragraph_text(soup: BeautifulSoup) -> str:
 
 def extract_article(html: str, url: str | None = None) -> Article:
     """Extract one article; never raises on bad markup (an empty text means nothing found)."""
+    html = strip_control(html)
+    if not html.strip():
+        return Article(url=url, title=None, text="", problem="empty page")
     tags = html.count("<")
     if tags > MAX_MARKUP_TAGS:
         return Article(url=url, title=None, text="",
