@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from storywatch.cli.common import console, fail, options
+from storywatch.config import check_seed_files
 from storywatch.spiders.run import CrawlSummary, run_crawl
 
 
@@ -30,7 +31,8 @@ def print_summary(summary: CrawlSummary) -> None:
     )
     for s in summary.sources:
         for url, reason in s.failures:
-            console.print(f"  [yellow]failed[/yellow] {url}: {reason}", highlight=False)
+            console.print(f"  [yellow]failed[/yellow] {url}: {reason}", highlight=False,
+                          soft_wrap=True)  # one line per failure, whatever the width
 
 
 def crawl(
@@ -49,6 +51,7 @@ def crawl(
         fail(f"{config.path or 'the default config'}: no [[sources]] configured; "
              "see examples/storywatch.toml")
     chosen = [config.source(name) for name in source] if source else config.sources
+    check_seed_files(config)  # classification needs them: fail before any download
     opts.storage(config).dispose()  # migrate and fail early, before any download
     summary = run_crawl(config, chosen, settings_overrides={"LOG_LEVEL": opts.log_level})
     print_summary(summary)
