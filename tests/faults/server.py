@@ -175,9 +175,10 @@ class FaultServer:
     def feed(self, path: str) -> bytes | None:
         """The feed documents, built for this server's address."""
         base = self.base_url
-        if path == "/feeds/good.rss":
-            links = [(content.good_article_title(n), self.good_url(n))
-                     for n in range(GOOD_ARTICLES)]
+        if path.startswith("/feeds/good.rss"):
+            # ?count=N lists N articles (the crash loop wants a crawl long enough to kill).
+            count = int((parse_qs(urlsplit(path).query).get("count") or [GOOD_ARTICLES])[0])
+            links = [(content.good_article_title(n), self.good_url(n)) for n in range(count)]
             return content.rss("Lindholm Post", links)
         if path == "/feeds/faults.rss":
             return content.rss("Faults", [(f"Fault {p}", base + p) for p in FAULT_ARTICLES])
@@ -244,7 +245,7 @@ class FaultServer:
                     except ValueError:
                         return self._send(404, b"not found")
                     return self._send(200, content.good_article_html(n).encode())
-                feed = server.feed(path)
+                feed = server.feed(self.path if path == "/feeds/good.rss" else path)
                 if feed is not None:
                     return self._send(200, feed, "application/rss+xml; charset=utf-8")
                 if path == "/feeds/html.rss":
