@@ -71,6 +71,14 @@ class NewsSpider(scrapy.Spider):
             reason += f" (redirected to {request.url})"
         self.record_failure(listed, reason)
 
+    def closed(self, reason: str) -> None:
+        """A crawl cut short by crawl.timeout is a failure of its source, said as such."""
+        if reason == "closespider_timeout":
+            limit = self.crawler.settings.getfloat("CLOSESPIDER_TIMEOUT")
+            self.crawler.stats.inc_value("storywatch/listings_failed")
+            self.record_failure(self.source.url, f"crawl stopped by crawl.timeout ({limit:g} s) "
+                                "before every request was answered")
+
     # -- articles -------------------------------------------------------------------------
     def article_request(self, url: str, hints: FeedHints | None = None) -> scrapy.Request:
         self.crawler.stats.inc_value("storywatch/articles_listed")

@@ -57,6 +57,8 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
             "DOWNLOAD_TIMEOUT": crawl.download_timeout.total_seconds(),
             "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
             "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
+            # crawl.timeout bounds each source's crawl; the spider closes, items stay.
+            "CLOSESPIDER_TIMEOUT": crawl.timeout.total_seconds(),
             "STORYWATCH_CONFIG": config,
         },
         priority="project",
