@@ -3,6 +3,7 @@ within memory, and names every failure with its URL and a reason."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -209,3 +210,24 @@ def test_private_addresses_are_refused_before_connecting(tmp_path: Path) -> None
     assert result.code == 0 and "Traceback" not in result.stderr
     failures = failures_in(result.stdout)
     assert set(failures) == {server.url("/redirect/private"), server.url("/redirect/metadata")}
+
+
+def test_crawl_timeout_bounds_a_stalled_source(tmp_path: Path) -> None:
+    """crawl.timeout closes a source still waiting; the bound is timeout + one download."""
+    database_url = f"sqlite:///{tmp_path / 'sw.db'}"
+    with FaultServer() as server:
+        config = write_config(tmp_path / "storywatch.toml", database_url,
+                              {"stalled": server.url("/stall"),
+                               "good": server.url("/feeds/good.rss")},
+                              download_timeout="6s", extra_crawl='timeout = "4s"')
+        result = run_child(crawl_command(config), timeout=120)
+        stall = server.url("/stall")
+        good = {server.good_url(n) for n in range(GOOD_ARTICLES)}
+    assert result.code == 0, result.stderr[-2000:]
+    # The crawl itself (not interpreter start-up) took at most timeout + download timeout.
+    summary = re.search(r"articles seen, .*, ([\d.]+) s$", result.stdout, re.MULTILINE)
+    assert summary is not None, result.stdout
+    crawl_seconds = float(summary.group(1))
+    assert crawl_seconds < 4 + 6 + 1
+    assert "crawl.timeout" in failures_in(result.stdout)[stall]
+    assert good <= {row["canonical_url"] for row in stored_items(database_url)}
