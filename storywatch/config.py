@@ -336,6 +336,27 @@ def _resolve_relative(config: Config, base: Path) -> Config:
     return config
 
 
+def check_seed_files(config: Config) -> None:
+    """Raise ConfigError for seed files that are missing or unreadable.
+
+    Separate from load_config because only the commands that classify need the seeds;
+    `storywatch items` must work while a seed file is being edited.
+    """
+    problems = []
+    for t, topic in enumerate(config.topics):
+        for s, seed in enumerate(topic.seeds):
+            if _URL.match(seed):
+                continue
+            try:
+                with open(seed, "rb") as handle:
+                    handle.read(1)
+            except OSError as exc:
+                problems.append(f"{config.path or 'config'}: topics[{t}].seeds[{s}]: cannot "
+                                f"read the seed file {seed}: {exc.strerror or exc}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     """--config, then $STORYWATCH_CONFIG, then ./storywatch.toml; None means built-in defaults."""
     if explicit:

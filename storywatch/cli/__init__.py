@@ -29,12 +29,28 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # click's usage errors arrive here with standalone_mode=False
-        from click.exceptions import ClickException
-
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if isinstance(exc, _click_exceptions()):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise
     # With standalone_mode=False click returns a `typer.Exit(code)`'s code instead of exiting.
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def _click_exceptions() -> tuple[type[Exception], ...]:
+    """Usage errors' base classes: typer >= 0.22 raises its vendored copy of click's."""
+    kinds: list[type[Exception]] = []
+    try:
+        from click.exceptions import ClickException
+
+        kinds.append(ClickException)
+    except ImportError:
+        pass
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+
+        kinds.append(VendoredClickException)
+    except ImportError:
+        pass
+    return tuple(kinds)

@@ -32,7 +32,7 @@ EXIT_CONFIG = 2
 
 def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
     for line in message.splitlines():
-        err_console.print(f"error: {line}", markup=False, highlight=False)
+        err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

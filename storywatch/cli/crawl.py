@@ -13,6 +13,7 @@ from storywatch.cli.common import console, fail, options
 
 if TYPE_CHECKING:  # Scrapy is imported only when a crawl runs: the daemon never loads it.
     from storywatch.spiders.run import CrawlSummary
+from storywatch.config import check_seed_files
 
 
 def print_summary(summary: CrawlSummary) -> None:
@@ -39,7 +40,8 @@ def print_summary(summary: CrawlSummary) -> None:
         console.print(", ".join(f"{label}: {n}" for label, n in extra.items() if n))
     for s in summary.sources:
         for url, reason in s.failures:
-            console.print(f"  [yellow]failed[/yellow] {url}: {reason}", highlight=False)
+            console.print(f"  [yellow]failed[/yellow] {url}: {reason}", highlight=False,
+                          soft_wrap=True)  # one line per failure, whatever the width
 
 
 def crawl(
@@ -64,6 +66,7 @@ def crawl(
         fail(f"{config.path or 'the default config'}: no [[sources]] configured; "
              "see examples/storywatch.toml")
     chosen = [config.source(name) for name in source] if source else config.sources
+    check_seed_files(config)  # classification needs them: fail before any download
     opts.storage(config).dispose()  # migrate and fail early, before any download
     from storywatch.spiders.run import run_crawl
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -31,6 +32,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     `bozo`), so a feed is rejected only when nothing usable came out of it.
     """
     headers = {"content-type": content_type} if content_type else {}
+    body = strip_doctype(body)
     parsed = feedparser.parse(body, response_headers=headers, resolve_relative_uris=False,
                               sanitize_html=False)
     version = parsed.get("version") or ""
@@ -65,6 +67,54 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
             else "not a feed (no RSS/Atom root element)"
         )
     return result
+
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+
+
+def strip_doctype(body: bytes) -> bytes:
+    """Remove every DOCTYPE declaration, internal subset included, before any XML parser.
+
+    Why: a DOCTYPE is where entities are declared, and entities are how a feed attacks its
+    reader (a billion-laughs expansion, or an external entity reading a local file).
+    feedparser turns external entities off, and its own DOCTYPE filter misses
+    declarations that are not at the start of a line, so internal entities reach expat,
+    whose only defence is its amplification limit (expat >= 2.4; older ones expand).
+    A feed never needs a DOCTYPE, so it is cut out; references to the entities it
+    declared then fail strict parsing, and feedparser's lenient parser keeps them as text.
+    Hand-written because defusedxml's SAX reader raises (not a SAX error) out of
+    feedparser on the first entity, losing the feed's entries.
+    """
+    if not _DOCTYPE.search(body):
+        return body
+    out = bytearray()
+    position = 0
+    while match := _DOCTYPE.search(body, position):
+        out += body[position:match.start()]
+        position = _declaration_end(body, match.end())
+    out += body[position:]
+    return bytes(out)
+
+
+def _declaration_end(body: bytes, index: int) -> int:
+    """Index after the '>' closing a declaration, skipping quoted strings and [subsets]."""
+    quote: int | None = None
+    depth = 0
+    while index < len(body):
+        byte = body[index]
+        index += 1
+        if quote is not None:
+            if byte == quote:
+                quote = None
+        elif byte in (0x22, 0x27):  # " and '
+            quote = byte
+        elif byte == 0x5B:  # [
+            depth += 1
+        elif byte == 0x5D:  # ]
+            depth = max(0, depth - 1)
+        elif byte == 0x3E and depth == 0:  # >
+            return index
+    return len(body)  # unterminated: drop the rest, nothing after it can be trusted
 
 
 def _entry_link(entry: feedparser.FeedParserDict, feed_url: str) -> str | None:

@@ -56,7 +56,9 @@ def _clean(url: str, base: str | None = None) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an absolute http(s) URL: {url!r}")
     path, query = _strip_amp(parts.path or "/", parts.query)
-    cleaned = normalize_url(urlunsplit((parts.scheme, parts.netloc, path, query, "")))
+    # A SplitResult, not a string: given a string, courlan HTML-unescapes the whole URL, so
+    # a parameter named amp…/lt…/gt… after '&' lost its name, differently on each pass.
+    cleaned = normalize_url(parts._replace(path=path, query=query, fragment=""))
     return urlunsplit(urlsplit(cleaned)._replace(fragment=""))
 
 

@@ -16,6 +16,7 @@ from twisted.python.failure import Failure
 
 from storywatch.config import SourceConfig
 from storywatch.discovery.pages import PageAnalysis, analyse_page
+from storywatch.extraction.encoding import decode_page
 from storywatch.normalise.dates import utc_now
 from storywatch.normalise.item import FeedHints
 from storywatch.normalise.urls import canonical_url
@@ -32,6 +33,14 @@ LISTING_META = "storywatch_listing"
 
 class Declined(IgnoreRequest):
     """A request a storywatch middleware declined and already reported (or that is known)."""
+
+
+class AlreadyKnown(Declined):
+    """A request skipped because its article is stored or requested already: not a failure.
+
+    Every IgnoreRequest that is not a Declined (too many redirects, a body over the size
+    limit once decompressed) is a failure and is recorded against its URL.
+    """
 
 
 class NewsSpider(scrapy.Spider):
@@ -78,7 +87,10 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"storywatch/{kind}")
         if transient and request.meta.get(LISTING_META):
             self.dirty_listings.add(request.meta[LISTING_META])
-        self.record_failure(request.url, reason)
+        listed = request.meta.get("redirect_urls", [request.url])[0]
+        if listed != request.url:  # recorded against the URL the listing gave
+            reason += f" (redirected to {request.url})"
+        self.record_failure(listed, reason)
 
     def listing_failed(self, failure: Failure) -> None:
         if failure.check(Declined):
@@ -122,10 +134,16 @@ class NewsSpider(scrapy.Spider):
         return True
 
     def closed(self, reason: str) -> None:
-        """Save the validators of listings whose articles were all dealt with."""
+        """Save the validators of listings whose articles were all dealt with; a crawl cut
+        short by crawl.timeout is a failure of its source, said as such."""
         from storywatch.spiders.politeness import save_pending_validators
 
         save_pending_validators(self)
+        if reason == "closespider_timeout":
+            limit = self.crawler.settings.getfloat("CLOSESPIDER_TIMEOUT")
+            self.crawler.stats.inc_value("storywatch/listings_failed")
+            self.record_failure(self.source.url, f"crawl stopped by crawl.timeout ({limit:g} s) "
+                                "before every request was answered")
 
     # -- articles -------------------------------------------------------------------------
     def article_request(
@@ -173,7 +191,7 @@ class NewsSpider(scrapy.Spider):
         yield RawArticle(
             url=response.url,
             requested_url=response.request.url if response.request else response.url,
-            html=response.text,
+            html=decode_page(response.body, response.encoding),
             source=self.source.name,
             discovered_via=self.discovered_via,
             fetched_at=utc_now(),
@@ -186,8 +204,23 @@ class NewsSpider(scrapy.Spider):
             run_context(self.crawler).requested_urls.add(canonical_url(url))
 
 
+# Exceptions whose message is often empty, explained in words a user can act on.
+_EXPLAINED = {
+    "ResponseDataLossError": "connection closed before the whole body arrived",
+    "ResponseFailed": "connection failed while receiving the response",
+    "DownloadCancelledError": "download cancelled: body larger than crawl.max_page_bytes",
+    "ConnectionRefusedError": "connection refused",
+    "ConnectionLost": "connection lost",
+    "TimeoutError": "timed out",
+}
+
+
 def _describe(failure: Failure) -> str:
     if failure.check(HttpError):
         status = failure.value.response.status  # type: ignore[union-attr]
         return f"HTTP {status}"
-    return f"{failure.type.__name__ if failure.type else 'error'}: {failure.getErrorMessage()}"
+    name = failure.type.__name__ if failure.type else "error"
+    message = failure.getErrorMessage().strip()
+    if message in ("", "None", "[]"):
+        return f"{name}: {_EXPLAINED.get(name, 'no details given')}"
+    return f"{name}: {message}"

@@ -8,7 +8,7 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 
 from storywatch.normalise.urls import canonical_url
-from storywatch.spiders.base import ARTICLE_META, Declined
+from storywatch.spiders.base import ARTICLE_META, AlreadyKnown, Declined
 from storywatch.spiders.context import crawler_storage, run_context
 from storywatch.storage.repository import known_url
 
@@ -43,10 +43,10 @@ class KnownArticleMiddleware:
         stats = self.crawler.stats
         if canonical in self.requested:
             stats.inc_value("storywatch/articles_repeated")  # type: ignore[union-attr]
-            raise Declined(f"already requested in this run: {canonical}")
+            raise AlreadyKnown(f"already requested in this run: {canonical}")
         with crawler_storage(self.crawler).session() as session:
             if known_url(session, canonical) is not None:
                 stats.inc_value("storywatch/articles_known")  # type: ignore[union-attr]
-                raise Declined(f"already stored: {canonical}")
+                raise AlreadyKnown(f"already stored: {canonical}")
         self.requested.add(canonical)
         return None

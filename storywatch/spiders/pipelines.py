@@ -22,8 +22,11 @@ log = logging.getLogger(__name__)
 MIN_STORED_WORDS = 15
 
 
-def build_item(raw: RawArticle) -> NewsItem:
-    """Extract and normalise one page; a module-level function so worker processes can run it."""
+def build_item(raw: RawArticle) -> tuple[NewsItem, str | None]:
+    """Extract and normalise one page, with the extractor's refusal reason if it refused.
+
+    A module-level function so that worker processes can run it.
+    """
     article = extract_article(raw.html, raw.url)
     return normalise_article(
         article,
@@ -33,7 +36,7 @@ def build_item(raw: RawArticle) -> NewsItem:
         discovered_via=raw.discovered_via,
         hints=raw.hints,
         fetched_at=raw.fetched_at,
-    )
+    ), article.problem
 
 
 class ExtractPipeline:
@@ -41,7 +44,7 @@ class ExtractPipeline:
 
     Extraction is the crawl's main CPU cost and must not run on the reactor thread, which
     would stall every download meanwhile: `run_crawl` hands in a process pool (setting
-    STORYWATCH_EXTRACT_POOL) and items are extracted there while the reactor keeps
+    RunContext.extract_pool) and items are extracted there while the reactor keeps
     fetching. Without a pool (plain `scrapy crawl`, or extract_workers = 0) it runs inline.
     """
 
@@ -57,12 +60,16 @@ class ExtractPipeline:
         if not isinstance(item, RawArticle):
             return item
         if self.pool is None:
-            news = build_item(item)
+            news, problem = build_item(item)
         else:
-            news = await asyncio.get_running_loop().run_in_executor(self.pool, build_item, item)
+            news, problem = await asyncio.get_running_loop().run_in_executor(
+                self.pool, build_item, item
+            )
         if news.word_count < MIN_STORED_WORDS:
             self.crawler.stats.inc_value("storywatch/articles_failed")  # type: ignore[union-attr]
-            reason = f"no article text ({news.word_count} words)"
+            reason = problem or f"no article text ({news.word_count} words)"
+            # Scrapy >= 2.13 no longer passes the spider to pipelines.
+            spider = spider or self.crawler.spider
             if spider is not None and hasattr(spider, "record_failure"):
                 spider.record_failure(item.url, reason)
             raise DropItem(f"{item.url}: {reason}")

@@ -74,6 +74,8 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
             "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
             "RETRY_TIMES": crawl.retry_times,
             "STORYWATCH_RETRY_BACKOFF": crawl.retry_backoff.total_seconds(),
+            # crawl.timeout bounds each source's crawl; the spider closes, items stay.
+            "CLOSESPIDER_TIMEOUT": crawl.timeout.total_seconds(),
             "STORYWATCH_CONFIG": config,
         },
         priority="project",

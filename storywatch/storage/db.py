@@ -106,12 +106,20 @@ def create_storage_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot open the database {url}: cannot create {folder}: {exc.strerror}"
+                ) from None
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:
         return create_engine(parsed, pool_pre_ping=True)
+    except ArgumentError as exc:  # NoSuchModuleError: a driver name SQLAlchemy does not know
+        raise StorageError(f"storage.url {url!r}: {exc}") from None
     except ModuleNotFoundError as exc:
         raise StorageError(
             f"storage.url uses {parsed.drivername} but its driver is not installed ({exc.name}); "
