@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from storywatch.cli import crawl, demo, items
+from storywatch.cli import classify, crawl, demo, items
 from storywatch.cli.common import app, fail
 from storywatch.config import ConfigError
 from storywatch.storage import StorageError
@@ -14,7 +14,7 @@ from storywatch.storage import StorageError
 __all__ = ["app", "main"]
 
 # Registration order is the order of `storywatch --help`.
-for module in (crawl, items, demo):
+for module in (crawl, items, classify, demo):
     module.register(app)
 
 

@@ -41,6 +41,7 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "storywatch.spiders.pipelines.ExtractPipeline": 100,
     "storywatch.spiders.pipelines.StorePipeline": 300,
+    "storywatch.spiders.pipelines.ClassifyPipeline": 400,
 }
 
 
