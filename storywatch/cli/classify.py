@@ -14,6 +14,11 @@ from sqlalchemy import select
 from storywatch.cli.common import console, fail, options
 
 
+def _out(text: str) -> None:
+    """Plain lines, never wrapped: URLs and reasons must stay greppable."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def explain(
     ctx: typer.Context,
     url: Annotated[str, typer.Argument(help="The article URL (any known form of it).")],
@@ -41,11 +46,10 @@ def explain(
             if topic is not None:
                 query = query.where(Judgement.topic == topic)
             judgements = list(session.execute(query.order_by(Judgement.topic)).scalars())
-            console.print(f"{item.title or '(no title)'}", markup=False, highlight=False)
-            console.print(f"{item.canonical_url}  [{item.source}, {item.language}]",
-                          markup=False, highlight=False)
+            _out(f"{item.title or '(no title)'}")
+            _out(f"{item.canonical_url}  [{item.source}, {item.language}]")
             if not judgements:
-                console.print("not judged yet (run: storywatch rescore)", markup=False)
+                _out("not judged yet (run: storywatch rescore)")
             for judgement in judgements:
                 _print_judgement(judgement)
     finally:
@@ -58,24 +62,24 @@ def _print_judgement(judgement: Any) -> None:
         line += f" of {judgement.duplicate_of}"
     if judgement.cluster_id:
         line += f"  (cluster {judgement.cluster_id})"
-    console.print(line, markup=False, highlight=False)
+    _out(line)
     reasons = dict(judgement.reasons or {})
-    console.print(f"  decided by: {reasons.pop('layer', '?')}", markup=False)
+    _out(f"  decided by: {reasons.pop('layer', '?')}")
     for key, value in reasons.items():
         if key in ("topic", "decided_at"):
             continue
         if isinstance(value, dict):
-            console.print(f"  {key}:", markup=False)
+            _out(f"  {key}:")
             for sub, subvalue in value.items():
                 if isinstance(subvalue, list) and subvalue and isinstance(subvalue[0], str) \
                         and len(subvalue[0]) > 40:
-                    console.print(f"    {sub}:", markup=False)
+                    _out(f"    {sub}:")
                     for sentence in subvalue:
-                        console.print(f"      - {sentence}", markup=False, highlight=False)
+                        _out(f"      - {sentence}")
                 else:
-                    console.print(f"    {sub}: {subvalue}", markup=False, highlight=False)
+                    _out(f"    {sub}: {subvalue}")
         else:
-            console.print(f"  {key}: {value}", markup=False, highlight=False)
+            _out(f"  {key}: {value}")
 
 
 def evaluate_command(
@@ -112,31 +116,30 @@ def evaluate_command(
              "reasons": o.reasons} for o in report.misjudged()]
         sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
         return
-    out = console.print
-    out(f"{summary['items']} items, accuracy {summary['accuracy']:.3f}", markup=False)
-    out(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}", markup=False)
+    out = _out
+    out(f"{summary['items']} items, accuracy {summary['accuracy']:.3f}")
+    out(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
     for cls, m in summary["classes"].items():
         out(f"{cls:<10} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f} "
-            f"{m['support']:>8}", markup=False)
-    out("\nconfusion (rows: label, columns: judged)", markup=False)
+            f"{m['support']:>8}")
+    out("\nconfusion (rows: label, columns: judged)")
     classes = list(summary["classes"])
-    out(f"{'':<10} " + " ".join(f"{c:>9}" for c in classes), markup=False)
+    out(f"{'':<10} " + " ".join(f"{c:>9}" for c in classes))
     for label in classes:
         row = summary["confusion"].get(label, {})
-        out(f"{label:<10} " + " ".join(f"{row.get(c, 0):>9}" for c in classes), markup=False)
+        out(f"{label:<10} " + " ".join(f"{row.get(c, 0):>9}" for c in classes))
     out("\nper language: " + ", ".join(
         f"{lang} {v['accuracy']:.3f} ({v['items']})"
-        for lang, v in summary["per_language"].items()), markup=False)
+        for lang, v in summary["per_language"].items()))
     misjudged = report.misjudged()
-    out(f"\n{len(misjudged)} misjudged", markup=False)
+    out(f"\n{len(misjudged)} misjudged")
     for o in misjudged:
         r = o.reasons
         rel = r.get("relevance", {})
         nov = r.get("novelty", {})
         out(f"- {o.record['id']} labelled {o.record['label']}, judged {o.status} by "
             f"{r.get('layer')}: relevance {rel.get('score')} (min {rel.get('threshold')}), "
-            f"novelty {nov.get('score')}, new anchors {nov.get('new_anchors')}",
-            markup=False, highlight=False)
+            f"novelty {nov.get('score')}, new anchors {nov.get('new_anchors')}")
 
 
 def rescore(
@@ -167,7 +170,7 @@ def rescore(
         fail(str(exc))
     finally:
         storage.dispose()
-    console.print(f"judged {done} items", markup=False)
+    _out(f"judged {done} items")
 
 
 def register(app: typer.Typer) -> None:
