@@ -144,7 +144,8 @@ class ClassifyConfig(_Section):
     coverage_min: float = Field(default=0.5, gt=0, le=1)
     semantic: bool = True
     semantic_cover_min: float = Field(default=0.9, gt=0, le=1)
-    cluster_anchors_min: int = Field(default=3, ge=1)
+    cluster_anchors_min: int = Field(default=2, ge=1)
+    cluster_overlap_min: float = Field(default=0.5, gt=0, le=1)
     cluster_window: Duration = timedelta(days=21)
     background_window: Duration = timedelta(days=30)
 

@@ -1,8 +1,10 @@
 """Clusters: reports of the same development from several outlets form one cluster.
 
 A follow-up brings new anchors (numbers, names, places the seeds do not have). Two
-follow-ups that share several of them, close in time, report the same development —
-whatever their language, because anchors are language-free. The first one is the
+follow-ups close in time that share at least `min_shared` of them, and at least half of
+the smaller set (so a long report that mentions a case in passing does not join that
+case's cluster), report the same development — whatever their language, because
+anchors are language-free. The first one is the
 cluster's representative; the cluster id is "c<its item id>".
 """
 
@@ -27,6 +29,7 @@ class ClusterIndex:
 
     min_shared: int
     window: timedelta
+    min_overlap: float = 0.5
     developments: list[Development] = field(default_factory=list)
 
     def add(self, development: Development) -> None:
@@ -44,7 +47,10 @@ class ClusterIndex:
                     > self.window:
                 continue
             shared = sorted(anchors & dev.anchors)
-            if len(shared) >= self.min_shared and (best is None or len(shared) > len(best[1])):
+            smaller = min(len(anchors), len(dev.anchors)) or 1
+            if len(shared) < self.min_shared or len(shared) / smaller < self.min_overlap:
+                continue
+            if best is None or len(shared) > len(best[1]):
                 best = (dev, shared)
         return best
 

@@ -76,7 +76,8 @@ class TopicClassifier:
         self.seed_hashes = {content_hash(s.text): s.name for s in seeds}
         self.seed_urls = {s.url: s.name for s in seeds if s.url}
         self.background = Background()
-        self.clusters = ClusterIndex(settings.cluster_anchors_min, settings.cluster_window)
+        self.clusters = ClusterIndex(settings.cluster_anchors_min, settings.cluster_window,
+                                     settings.cluster_overlap_min)
         self._seed_sentence_vectors: np.ndarray | None = None
         self._seed_vectors: np.ndarray | None = None
         if self.semantic is not None:

@@ -80,6 +80,24 @@ class Report:
     def misjudged(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.correct]
 
+    def cluster_pairs(self) -> dict[str, Any]:
+        """Pairs of follow-ups: same labelled development judged one cluster (recall), and
+        different developments merged into one cluster (false merges)."""
+        followups = [o for o in self.outcomes
+                     if o.record.get("label") == "followup" and o.record.get("cluster")
+                     and o.status == "followup"]
+        same = together = merged = different = 0
+        for i, a in enumerate(followups):
+            for b in followups[i + 1:]:
+                if a.record["cluster"] == b.record["cluster"]:
+                    same += 1
+                    together += a.cluster_id == b.cluster_id
+                else:
+                    different += 1
+                    merged += a.cluster_id == b.cluster_id
+        return {"same_development_pairs": same, "judged_together": together,
+                "different_development_pairs": different, "falsely_merged": merged}
+
     def summary(self) -> dict[str, Any]:
         languages = sorted({o.record.get("language") or "?" for o in self.outcomes})
         return {
@@ -93,6 +111,7 @@ class Report:
                 for sub in [self.subset(lambda o, lang=lang:
                                         (o.record.get("language") or "?") == lang)]
             },
+            "clusters": self.cluster_pairs(),
             "syndicated_followup_copies_judged_followup": sum(
                 1 for o in self.outcomes
                 if o.record.get("kind") == "syndicated-followup" and o.status == "followup"),

@@ -22,6 +22,7 @@ _TOKEN = re.compile(r"[^\W_]+(?:[-’'][^\W_]+)*", re.UNICODE)
 _NUMBER = re.compile(r"\d{1,3}(?:[ ,.\u00a0\u202f’']\d{3})+(?!\d)|\d+(?:[.,]\d+)?")
 # Sentence ends: . ! ? … followed by space and an upper-case letter, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”»“)]?\s+(?=[\"“«„(]?[A-ZÀ-ÖØ-ÞА-ЯЁ0-9])")
+_NOT_AN_END = re.compile(r"(?:^|[\s(])(?:\d{1,2}|[A-Z][a-z]{0,2})\.$")
 _VOWELS = re.compile(r"[aeiouyj'h]+")
 
 # wordfreq's Zipf scale: 7 is "the", 3 is once per million words. A word at or above
@@ -30,6 +31,11 @@ COMMON_ZIPF = 4.6
 # A capitalised dictionary word rarer than this (Almaty 2.6, but not Kazakhstan 3.6)
 # is taken for a name.
 NAME_MAX_ZIPF = 3.0
+# A German word this common in English text (Oswald 3.4, Samara 2.7, Katrin 2.3) is a
+# name; German common nouns are near 0 in English (Novum 2.05), and words above 4 are
+# English words that German borrowed (Medium 4.6, Migration 4.1). Acronyms are names.
+NAME_IN_ENGLISH_ZIPF = 2.2
+COMMON_IN_ENGLISH = 4.0
 
 
 @lru_cache(maxsize=200_000)
@@ -56,12 +62,27 @@ def words(text: str) -> list[str]:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences, paragraph by paragraph; a heuristic splitter is enough for coverage."""
+    """Sentences, paragraph by paragraph; a heuristic splitter is enough for coverage.
+
+    A period after a number of one or two digits (German ordinals: "der 1. Senat") or
+    after a short abbreviation ("Az.", "Dr.") does not end a sentence.
+    """
     out: list[str] = []
     for paragraph in text.split("\n"):
         paragraph = paragraph.strip()
-        if paragraph:
-            out.extend(s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip())
+        if not paragraph:
+            continue
+        pending = ""
+        for piece in _SENTENCE_END.split(paragraph):
+            piece = piece.strip()
+            if not piece:
+                continue
+            pending = f"{pending} {piece}" if pending else piece
+            if not _NOT_AN_END.search(pending):
+                out.append(pending)
+                pending = ""
+        if pending:
+            out.append(pending)
     return out
 
 
@@ -76,12 +97,12 @@ def normalise_number(raw: str) -> str | None:
 def skeleton(word: str) -> str:
     """Consonant skeleton of a transliterated word: vowels, y/j/h and soft signs dropped,
     sounds that transliterations spell differently merged (Tschuwiljajew, Tchouviliaev,
-    Chuviliaev, Чувиляев all give "Kvlv"), doubled letters merged, the first four kept so
-    that Russian case endings do not count."""
+    Chuviliaev, Чувиляев all give "Kvlv"; Donetsk and Donezk give "dnsk"), doubled
+    letters merged, the first four kept so that Russian case endings do not count."""
     w = anyascii(word).lower()
     for old, new in (("tsch", "K"), ("tch", "K"), ("sch", "S"), ("ch", "K"), ("kh", "K"),
-                     ("sh", "S"), ("zh", "S"), ("ck", "k"), ("x", "ks"), ("w", "v"),
-                     ("z", "s"), ("c", "k"), ("q", "k"), ("ph", "f")):
+                     ("sh", "S"), ("zh", "S"), ("ts", "s"), ("tz", "s"), ("ck", "k"),
+                     ("x", "ks"), ("w", "v"), ("z", "s"), ("c", "k"), ("q", "k"), ("ph", "f")):
         w = w.replace(old, new)
     core = re.sub(r"[^a-zA-Z]", "", _VOWELS.sub("", w))
     return re.sub(r"(.)\1+", r"\1", core)[:4]
@@ -129,14 +150,21 @@ def content_terms(sentence: str, language: str) -> list[str]:
 
 
 def is_name(token: str, language: str) -> bool:
-    """A capitalised word the lemmatiser does not know, or (outside German, which capitalises
-    every noun) a rare one: people, places and organisations of the story."""
+    """A capitalised word that is a person, place or organisation of the story.
+
+    Outside German: a word the lemmatiser does not know, or a rare one. German capitalises
+    every noun and simplemma's German dictionary also lists first names and places, so
+    there a known word counts as a name only when it is also used in English (Oswald,
+    Samara, BAMF; German nouns such as Strafverfolgung are not).
+    """
     low = token.lower()
     if zipf(low, language) >= COMMON_ZIPF:
         return False  # a common word capitalised (Евросоюза, EU, Monday)
     if not _known(low, language):
         return not (language == "de" and _is_compound(low, language))
-    return language != "de" and zipf(low, language) < NAME_MAX_ZIPF
+    if language == "de":
+        return token.isupper() or NAME_IN_ENGLISH_ZIPF <= zipf(low, "en") < COMMON_IN_ENGLISH
+    return zipf(low, language) < NAME_MAX_ZIPF
 
 
 def _is_compound(word: str, language: str) -> bool:

@@ -131,6 +131,10 @@ def evaluate_command(
     out("\nper language: " + ", ".join(
         f"{lang} {v['accuracy']:.3f} ({v['items']})"
         for lang, v in summary["per_language"].items()))
+    clusters = summary["clusters"]
+    out(f"clusters: {clusters['judged_together']} of {clusters['same_development_pairs']} "
+        f"same-development pairs together, {clusters['falsely_merged']} of "
+        f"{clusters['different_development_pairs']} other pairs merged")
     misjudged = report.misjudged()
     out(f"\n{len(misjudged)} misjudged")
     for o in misjudged:
