@@ -46,7 +46,7 @@ def main() -> None:
                              language="en", text=article, source="s", discovered_via="feed",
                              content_hash="h", word_count=1, extractor="x"))
             session.flush()
-            near_copies.index_item(session, 1, article)
+            near_copies.index_item(session, 1, near_copies.keys_of(article))
         stored = 1
         print(f"{'stored':>10} {'lookup ms (median of 200)':>26} {'index bytes/item':>17}")
         for size in sizes:
@@ -64,7 +64,7 @@ def main() -> None:
             with storage.session() as session:
                 for _ in range(200):
                     start = time.perf_counter()
-                    found = near_copies.candidates(session, probe)
+                    found = near_copies.candidates(session, near_copies.keys_of(probe))
                     timings.append((time.perf_counter() - start) * 1000)
                 assert found and found[0] == 1
             with storage.engine.connect() as conn:

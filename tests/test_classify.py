@@ -126,14 +126,20 @@ def test_band_index_in_storage_finds_stored_copies(tmp_path: Path) -> None:
         first = _store(session, original, "https://a.example/1")
         second = _store(session, SEED_B.read_text(encoding="utf-8"), "https://b.example/2")
         for item in (first, second):
-            near_copies.index_item(session, item.id, item.text)
-        near_copies.index_item(session, first.id, first.text)  # re-indexing is idempotent
+            near_copies.index_item(session, item.id, near_copies.keys_of(item.text))
+        # re-indexing is idempotent
+        near_copies.index_item(session, first.id, near_copies.keys_of(first.text))
     truncated = original[: int(len(original) * 0.6)]
+
+    def lookup(text: str) -> list[near_copies.StoredCopy]:
+        return near_copies.find_stored_copies(session, near_copies.shingles(text),
+                                              near_copies.keys_of(text))
+
     with storage.session() as session:
-        found = near_copies.find_stored_copies(session, truncated)
+        found = lookup(truncated)
         assert [c.item_id for c in found] == [first.id]
         assert found[0].match.containment >= 0.8
-        assert near_copies.find_stored_copies(session, "Completely unrelated words " * 20) == []
+        assert lookup("Completely unrelated words " * 20) == []
     storage.dispose()
 
 

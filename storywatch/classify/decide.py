@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from storywatch.classify import near_copies
@@ -32,8 +32,8 @@ from storywatch.classify.text import analyse
 from storywatch.config import ClassifyConfig, TopicConfig
 from storywatch.normalise.dates import iso, utc_now
 from storywatch.normalise.text import content_hash
+from storywatch.storage.classify import upsert_judgement
 from storywatch.storage.models import Item, Judgement
-from storywatch.storage.repository import save_judgement
 
 # Reasons keep this many novel sentences, each cut to this many characters: enough to
 # see why, small enough for a JSON column read on every `storywatch items`.
@@ -56,6 +56,33 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
+# Built once: statements rebuilt per call cost more than the SQLite lookups themselves.
+_EARLIER_SAME_BODY = (
+    select(Item.id)
+    .where(Item.content_hash == bindparam("hash"), Item.id < bindparam("id"))
+    .order_by(Item.id).limit(1)
+)
+_JUDGEMENT_OF = (
+    select(Judgement.status, Judgement.duplicate_of, Judgement.cluster_id,
+           Judgement.relevance, Item.canonical_url)
+    .join(Item, Item.id == Judgement.item_id)
+    .where(Judgement.item_id == bindparam("item"), Judgement.topic == bindparam("topic"))
+)
+
+
+@dataclass
+class ItemFeatures:
+    """What every topic's judgement of one item needs, computed once per item."""
+
+    shingles: set[str]
+    band_keys: list[int]
+
+    @classmethod
+    def of(cls, item: Item) -> ItemFeatures:
+        shingle_set = near_copies.shingles(item.text)
+        return cls(shingle_set, near_copies.band_keys(near_copies.signature(shingle_set)))
+
+
 class TopicClassifier:
     """Judges items for one topic; built once per crawl (seeds analysed once)."""
 
@@ -72,6 +99,7 @@ class TopicClassifier:
         self.semantic = semantic if settings.semantic else None
         self.seed_analysed = [analyse(s.text, s.language, s.title) for s in seeds]
         self.profile = build_profile(self.seed_analysed, topic.keywords)
+        self._seed_profiles = [build_profile([a]) for a in self.seed_analysed]
         self.seed_shingles = [near_copies.shingles(s.text) for s in seeds]
         self.seed_hashes = {content_hash(s.text): s.name for s in seeds}
         self.seed_urls = {s.url: s.name for s in seeds if s.url}
@@ -120,16 +148,17 @@ class TopicClassifier:
 
     # -- the decision -----------------------------------------------------------------
 
-    def judge(self, session: Session, item: Item) -> Decision:
+    def judge(self, session: Session, item: Item, features: ItemFeatures | None = None
+              ) -> Decision:
         self.load_state(session)
-        decision = self._decide(session, item)
+        decision = self._decide(session, item, features or ItemFeatures.of(item))
         decision.reasons.setdefault("layer", decision.layer)
         decision.reasons["topic"] = self.topic.name
         if decision.relevance is not None:
             self.background.add(decision.relevance)
         return decision
 
-    def _decide(self, session: Session, item: Item) -> Decision:
+    def _decide(self, session: Session, item: Item, features: ItemFeatures) -> Decision:
         # 1. the seed itself
         if item.canonical_url in self.seed_urls:
             seed = self.seed_urls[item.canonical_url]
@@ -140,16 +169,14 @@ class TopicClassifier:
             seed = self.seed_hashes[item.content_hash]
             return Decision("duplicate", "hash", duplicate_of=seed,
                             reasons={"matched": seed, "why": "same body text as the seed"})
-        earlier = session.execute(
-            select(Item.id).where(Item.content_hash == item.content_hash, Item.id < item.id)
-            .order_by(Item.id).limit(1)
-        ).scalar()
+        earlier = session.connection().execute(
+            _EARLIER_SAME_BODY, {"hash": item.content_hash, "id": item.id}).scalar()
         if earlier is not None:
             inherited = self._inherit(session, earlier, "hash", {"why": "same body text"})
             if inherited is not None:
                 return inherited
         # 3. near copies
-        new = near_copies.shingles(item.text)
+        new = features.shingles
         for seed, seed_shingles in zip(self.seeds, self.seed_shingles, strict=True):
             match = near_copies.compare(new, seed_shingles)
             if match.is_copy:
@@ -158,9 +185,9 @@ class TopicClassifier:
                     "containment": _round(match.containment),
                     "thresholds": {"jaccard": near_copies.JACCARD_MIN,
                                    "containment": near_copies.CONTAINMENT_MIN}})
-        for copy in near_copies.find_stored_copies(session, item.text, exclude=item.id):
-            if copy.item_id > item.id:
-                continue  # only earlier items are originals
+        # Only earlier items are originals.
+        for copy in near_copies.find_stored_copies(session, new, features.band_keys,
+                                                   exclude=item.id, before=item.id):
             inherited = self._inherit(session, copy.item_id, "near-copy", {
                 "jaccard": _round(copy.match.jaccard),
                 "containment": _round(copy.match.containment),
@@ -173,13 +200,11 @@ class TopicClassifier:
     def _inherit(self, session: Session, other_id: int, layer: str,
                  details: dict[str, Any]) -> Decision | None:
         """A copy of an earlier judged item takes its verdict (see module doc)."""
-        row = session.execute(
-            select(Judgement, Item.canonical_url).join(Item, Item.id == Judgement.item_id)
-            .where(Judgement.item_id == other_id, Judgement.topic == self.topic.name)
-        ).first()
-        if row is None:
+        judgement = session.connection().execute(
+            _JUDGEMENT_OF, {"item": other_id, "topic": self.topic.name}).first()
+        if judgement is None:
             return None  # the original is not judged yet: judge this one on its content
-        judgement, url = row
+        url = judgement.canonical_url
         reasons = {"matched": url, **details}
         if judgement.status == "followup":
             return Decision("duplicate", layer, duplicate_of=url, cluster_id=judgement.cluster_id,
@@ -279,8 +304,8 @@ class TopicClassifier:
 
     def _closest_seed(self, analysed: Any) -> str:
         best, best_score = self.seeds[0].name, -1.0
-        for seed, seed_analysed in zip(self.seeds, self.seed_analysed, strict=True):
-            one = score(analysed, build_profile([seed_analysed]))
+        for seed, profile in zip(self.seeds, self._seed_profiles, strict=True):
+            one = score(analysed, profile)
             if one.score > best_score:
                 best, best_score = seed.name, one.score
         return best
@@ -288,10 +313,12 @@ class TopicClassifier:
 
 def store_decision(session: Session, item: Item, topic: str, decision: Decision,
                    decided_at: datetime | None = None) -> None:
-    decision.reasons.setdefault("decided_at", iso(decided_at or utc_now()))
-    save_judgement(
-        session, item_id=item.id, topic=topic, status=decision.status,
-        decided_at=decided_at or utc_now(), duplicate_of=decision.duplicate_of,
-        cluster_id=decision.cluster_id, relevance=_round(decision.relevance),
-        novelty=_round(decision.novelty), reasons=decision.reasons,
-    )
+    """Insert or replace the (item, topic) judgement, in the caller's transaction."""
+    when = decided_at or utc_now()
+    decision.reasons.setdefault("decided_at", iso(when))
+    upsert_judgement(session, {
+        "item_id": item.id, "topic": topic, "status": decision.status, "decided_at": when,
+        "duplicate_of": decision.duplicate_of, "cluster_id": decision.cluster_id,
+        "relevance": _round(decision.relevance), "novelty": _round(decision.novelty),
+        "reasons": decision.reasons,
+    })

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from storywatch.classify import near_copies
-from storywatch.classify.decide import Decision, TopicClassifier, store_decision
+from storywatch.classify.decide import Decision, ItemFeatures, TopicClassifier, store_decision
 from storywatch.classify.seeds import load_seeds
 from storywatch.classify.semantic import load_semantic
 from storywatch.config import Config, TopicConfig
@@ -18,6 +18,9 @@ from storywatch.storage.classify import NearCopyBand
 from storywatch.storage.models import Item, Judgement
 
 log = logging.getLogger(__name__)
+
+
+_INDEXED = select(NearCopyBand.item_id).where(NearCopyBand.item_id == bindparam("id")).limit(1)
 
 
 class Classifier:
@@ -47,16 +50,15 @@ class Classifier:
         """Judge and store the item for each topic, then index it for near-copy lookups;
         the caller's transaction makes it all or nothing."""
         decisions = {}
+        features = ItemFeatures.of(item)
         for topic in topics if topics is not None else self.topics_for(item.source):
             classifier = self.topic_classifier(session, topic)
-            decision = classifier.judge(session, item)
+            decision = classifier.judge(session, item, features)
             store_decision(session, item, topic.name, decision)
             decisions[topic.name] = decision
-        indexed = session.execute(
-            select(NearCopyBand.item_id).where(NearCopyBand.item_id == item.id).limit(1)
-        ).scalar()
+        indexed = session.connection().execute(_INDEXED, {"id": item.id}).scalar()
         if indexed is None:
-            near_copies.index_item(session, item.id, item.text)
+            near_copies.index_item(session, item.id, features.band_keys, replace=False)
         return decisions
 
     def classify_stored(self, storage: Storage, item_id: int) -> dict[str, Decision]:

@@ -23,6 +23,7 @@ _NUMBER = re.compile(r"\d{1,3}(?:[ ,.\u00a0\u202f’']\d{3})+(?!\d)|\d+(?:[.,]\d
 # Sentence ends: . ! ? … followed by space and an upper-case letter, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”»“)]?\s+(?=[\"“«„(]?[A-ZÀ-ÖØ-ÞА-ЯЁ0-9])")
 _NOT_AN_END = re.compile(r"(?:^|[\s(])(?:\d{1,2}|[A-Z][a-z]{0,2})\.$")
+_PARTS = re.compile(r"[-’']")
 _VOWELS = re.compile(r"[aeiouyj'h]+")
 
 # wordfreq's Zipf scale: 7 is "the", 3 is once per million words. A word at or above
@@ -94,6 +95,7 @@ def normalise_number(raw: str) -> str | None:
     return raw if raw.strip(".") else None
 
 
+@lru_cache(maxsize=200_000)
 def skeleton(word: str) -> str:
     """Consonant skeleton of a transliterated word: vowels, y/j/h and soft signs dropped,
     sounds that transliterations spell differently merged (Tschuwiljajew, Tchouviliaev,
@@ -139,16 +141,23 @@ def content_terms(sentence: str, language: str) -> list[str]:
     """Lemmas of the words that carry meaning: no digits-only tokens, no very common words."""
     out = []
     for token in _TOKEN.findall(sentence):
-        low = token.lower()
-        if low.isdigit() or len(low) < 3:
-            continue
-        lem = lemma(low, language)
-        if zipf(low, language) >= COMMON_ZIPF and zipf(lem, language) >= COMMON_ZIPF:
-            continue
-        out.append(lem)
+        term = _content_term(token.lower(), language)
+        if term is not None:
+            out.append(term)
     return out
 
 
+@lru_cache(maxsize=400_000)
+def _content_term(low: str, language: str) -> str | None:
+    if low.isdigit() or len(low) < 3:
+        return None
+    lem = lemma(low, language)
+    if zipf(low, language) >= COMMON_ZIPF and zipf(lem, language) >= COMMON_ZIPF:
+        return None
+    return lem
+
+
+@lru_cache(maxsize=200_000)
 def is_name(token: str, language: str) -> bool:
     """A capitalised word that is a person, place or organisation of the story.
 
@@ -190,17 +199,23 @@ def anchors_of(sentence: str, language: str, *, first_is_start: bool = True) -> 
         if number and (len(number) > 1 or "." in number):
             found.add(f"#{number}")
     tokens = _TOKEN.findall(sentence)
-    for index, token in enumerate(tokens):
-        if index == 0 and first_is_start:
-            continue
-        # Elisions and compounds: C'est -> est, EU-Staaten -> EU, Staaten.
-        for part in re.split(r"[-’']", token):
-            if len(part) < 3 or not part[:1].isupper() or not is_name(part, language):
-                continue
-            key = skeleton(part)
-            if len(key) >= 3:
-                found.add(f"@{key}")
+    for token in tokens[1:] if first_is_start else tokens:
+        if token[:1].isupper() or "-" in token or "'" in token or "’" in token:
+            found.update(_name_anchors(token, language))
     return found
+
+
+@lru_cache(maxsize=200_000)
+def _name_anchors(token: str, language: str) -> tuple[str, ...]:
+    out = []
+    # Elisions and compounds: C'est -> est, EU-Staaten -> EU, Staaten.
+    for part in _PARTS.split(token):
+        if len(part) < 3 or not part[:1].isupper() or not is_name(part, language):
+            continue
+        key = skeleton(part)
+        if len(key) >= 3:
+            out.append(f"@{key}")
+    return tuple(out)
 
 
 def analyse(text: str, language: str | None, title: str | None = None) -> Analysed:
