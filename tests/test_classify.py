@@ -201,3 +201,35 @@ def test_classify_section_rejects_unknown_fields(tmp_path: Path) -> None:
         load_config(path)
     path.write_text("[classify]\nrelevance_min = 0.2\n")
     assert load_config(path).classify.relevance_min == 0.2
+
+
+def test_clusters_join_reports_of_one_development_not_passing_mentions() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from storywatch.classify.clusters import ClusterIndex, Development
+
+    day = datetime(2025, 1, 14, tzinfo=UTC)
+    index = ClusterIndex(min_shared=2, window=timedelta(days=21), min_overlap=0.5)
+    index.add(Development(1, "https://a.example/arrest", "c1",
+                          {"#40", "#15", "@blsv", "@lmt", "@rsk"}, day))
+    # Another outlet, another language, same names and numbers: same development.
+    same = index.match({"#40", "@blsv", "@lmt", "@rsk", "@sdkv"}, day + timedelta(hours=5))
+    assert same is not None and same[0].cluster_id == "c1"
+    # A long report that mentions the case among many other new facts: not the same.
+    report = {"@blsv", "@lmt", "#17", "#64", "@bSk", "@gmr", "@mdn", "@rtm", "@smnv", "#1000"}
+    assert index.match(report, day + timedelta(days=8)) is None
+    # Months later the same names start a new development.
+    assert index.match({"#40", "@blsv", "@lmt"}, day + timedelta(days=150)) is None
+
+
+def test_semantic_model_loads_from_the_package_without_network() -> None:
+    from storywatch.classify.semantic import load_semantic
+
+    model = load_semantic()
+    if model is None:
+        pytest.skip("the semantic extra (wordllama) is not installed")
+    vectors = model.embed(["Six Russian deserters given French visas",
+                           "France grants visas to six Russian army deserters",
+                           "Storm floods Welsh town as river bursts its banks"])
+    assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3

@@ -86,6 +86,10 @@ def test_stored_items_get_judged_through_the_pipeline(database_url: str,
     assert by_id["rw-014"][1] == "duplicate" and by_id["rw-014"][2] == "seed-a"
     assert by_id["rw-014"][4]["layer"] == "near-copy"
     assert crawler.stats.get_value("storywatch/judged_followup") == 1
+    # The same article met again keeps its judgement and is not judged twice.
+    again = classify.process_item(store.process_item(_news(records[0])))
+    assert again.judgements == {}  # type: ignore[attr-defined]
+    assert crawler.stats.get_value("storywatch/judged_followup") == 1
 
 
 def NewsItemUrl():

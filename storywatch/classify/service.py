@@ -61,12 +61,23 @@ class Classifier:
             near_copies.index_item(session, item.id, features.band_keys, replace=False)
         return decisions
 
-    def classify_stored(self, storage: Storage, item_id: int) -> dict[str, Decision]:
+    def classify_stored(self, storage: Storage, item_id: int, *,
+                        only_missing: bool = False) -> dict[str, Decision]:
+        """Judge a stored item; with only_missing, only for topics it has no judgement of
+        (an article met again keeps its first judgement)."""
         with storage.session() as session:
             item = session.get(Item, item_id)
             if item is None:
                 return {}
-            return self.classify(session, item)
+            topics = self.topics_for(item.source)
+            if only_missing:
+                judged = set(session.execute(
+                    select(Judgement.topic).where(Judgement.item_id == item_id)
+                ).scalars())
+                topics = [t for t in topics if t.name not in judged]
+                if not topics:
+                    return {}
+            return self.classify(session, item, topics)
 
     def rescore(self, storage: Storage, *, topic: str | None = None,
                 only_unjudged: bool = False) -> int:

@@ -102,8 +102,9 @@ class ClassifyPipeline:
         from storywatch.classify.seeds import SeedError
 
         try:
-            decisions = self.classifier.classify_stored(crawler_storage(self.crawler),
-                                                        stored_id)
+            decisions = self.classifier.classify_stored(
+                crawler_storage(self.crawler), stored_id,
+                only_missing=not getattr(item, "stored_new", True))
         except SeedError as exc:
             log.error("cannot classify %s: %s", item.url, exc)
             return item
