@@ -34,6 +34,10 @@ def test_numbers_are_anchors_whatever_the_thousands_separator() -> None:
     for text in ("it helped 2,000 soldiers", "il a aidé 2 000 soldats", "half 2.000 Soldaten"):
         assert "#2000" in anchors_of(text, "en")
     assert "#7" not in anchors_of("about 7 men", "en")  # small counts are words elsewhere
+    # The day of a date is not a fact of the story; the year and other numbers are.
+    assert anchors_of("PARIS, Feb 18 - the court freed 21 men in May 2025", "en") == {
+        "#21", "#2025"}
+    assert anchors_of("Am 14. Oktober 2024 sagte er das.", "de") == {"#2024"}
 
 
 def test_sentence_start_is_not_a_name_but_a_rare_capitalised_word_is() -> None:

@@ -23,6 +23,19 @@ _NUMBER = re.compile(r"\d{1,3}(?:[ ,.\u00a0\u202f’']\d{3})+(?!\d)|\d+(?:[.,]\d
 # Sentence ends: . ! ? … followed by space and an upper-case letter, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”»“)]?\s+(?=[\"“«„(]?[A-ZÀ-ÖØ-ÞА-ЯЁ0-9])")
 _NOT_AN_END = re.compile(r"(?:^|[\s(])(?:\d{1,2}|[A-Z][a-z]{0,2})\.$")
+# Month names and abbreviations in the languages the corpus has (en, fr, de, ru); a
+# hand-written list because no installed library offers month names for all four.
+_MONTHS = (
+    r"jan(?:uary|vier|uar)?|feb(?:ruary|ruar)?|f[ée]v(?:rier)?|mar(?:ch|s)?|m[äa]rz|"
+    r"apr(?:il)?|avr(?:il)?|may|mai|june?|juin|juni|july?|juil(?:let)?|juli|aug(?:ust)?|"
+    r"ao[ûu]t|sep(?:t(?:ember|embre)?)?|oct(?:ober|obre)?|okt(?:ober)?|nov(?:ember|embre)?|"
+    r"dec(?:ember)?|d[ée]c(?:embre)?|dez(?:ember)?|"
+    r"января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря"
+)
+_DATE_DAY = re.compile(
+    rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}(?!\d)|\d{{1,2}}\.?\s+(?:{_MONTHS})\b)",
+    re.IGNORECASE,
+)
 _PARTS = re.compile(r"[-’']")
 _VOWELS = re.compile(r"[aeiouyj'h]+")
 
@@ -191,8 +204,13 @@ def _known(word: str, language: str) -> bool:
 
 
 def anchors_of(sentence: str, language: str, *, first_is_start: bool = True) -> set[str]:
-    """Numbers (#2000) and rare capitalised names (@chvlv) in a sentence."""
+    """Numbers (#2000) and rare capitalised names (@chvlv) in a sentence.
+
+    The day of a date ("Oct 10", "14 октября") is left out: a dateline or "on Tuesday,
+    18 February" dates the report, it is not a fact of the story.
+    """
     found: set[str] = set()
+    sentence = _DATE_DAY.sub(" ", sentence)
     for raw in _NUMBER.findall(sentence):
         number = normalise_number(raw)
         # Numbers under 10 are counts written as digits in one paper and words in another.
