@@ -146,3 +146,35 @@ def test_explain_rescore_and_eval_from_the_command_line(database_url: str,
     failed = run_cli("eval", str(bad), "--seeds", str(tmp_path / "seed-a.txt"))
     assert failed.code == 2 and "'maybe' is not one of" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_rescore_rejudges_stored_items_after_a_threshold_change(tmp_path: Path) -> None:
+    from storywatch.classify.service import Classifier
+    from storywatch.config import ClassifyConfig
+
+    database_url = f"sqlite:///{tmp_path / 'sw.db'}"
+    config = _config(database_url, tmp_path)
+    crawler = get_crawler(Spider, {"STORYWATCH_CONFIG": config})
+    store, classify = StorePipeline(crawler), ClassifyPipeline(crawler)
+    records = _records("fu-005", "rw-010", "ot-002")
+    for record in records:
+        classify.process_item(store.process_item(_news(record)))
+    storage = open_storage(database_url)
+
+    def statuses() -> dict[str, str]:
+        from storywatch.storage.models import Item
+
+        with storage.session() as session:
+            return {url: status for url, status in session.execute(
+                select(Item.url, Judgement.status).join(Judgement, Judgement.item_id == Item.id)
+                .where(Judgement.topic == "deserters"))}
+
+    before = statuses()
+    assert before[_records("fu-005")[0]["url"]] == "followup"
+    strict = config.model_copy(update={"classify": ClassifyConfig(relevance_min=0.6)})
+    assert Classifier(strict).rescore(storage, topic="deserters") == 3
+    after = statuses()
+    assert after[_records("fu-005")[0]["url"]] == "offtopic"
+    assert after[_records("ot-002")[0]["url"]] == "offtopic"
+    assert len(after) == 3  # one judgement per item, replaced in place
+    storage.dispose()
