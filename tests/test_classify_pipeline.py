@@ -146,6 +146,9 @@ def test_explain_rescore_and_eval_from_the_command_line(database_url: str,
     failed = run_cli("eval", str(bad), "--seeds", str(tmp_path / "seed-a.txt"))
     assert failed.code == 2 and "'maybe' is not one of" in failed.stderr
     assert "Traceback" not in failed.stderr
+    no_seeds = run_cli("eval", str(labelled))
+    assert no_seeds.code == 2 and "--seeds" in no_seeds.stderr
+    assert "Traceback" not in no_seeds.stderr
 
 
 def test_rescore_rejudges_stored_items_after_a_threshold_change(tmp_path: Path) -> None:

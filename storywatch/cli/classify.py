@@ -85,8 +85,9 @@ def _print_judgement(judgement: Any) -> None:
 def evaluate_command(
     labelled: Annotated[list[Path], typer.Argument(help="Labelled JSON-lines files.")],
     seeds: Annotated[
-        list[str], typer.Option("--seeds", help="Seed file or URL (repeat for several).")
-    ],
+        list[str] | None,
+        typer.Option("--seeds", help="Seed file or URL (repeat for several); required."),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
     """Judge labelled items against seeds in a fresh temporary database and score it.
@@ -102,6 +103,8 @@ def evaluate_command(
 
     if fmt not in ("text", "json"):
         fail(f"--format {fmt!r}: use text or json")
+    if not seeds:
+        fail("give the topic's seeds: --seeds FILE_OR_URL (repeat for several)")
     try:
         records = read_labelled(labelled)
         if not records:
