@@ -167,6 +167,24 @@ class SourceConfig(_Section):
         return self
 
 
+class ClassifyConfig(_Section):
+    """Thresholds of the classifier; the defaults and the figures behind them are in
+    docs/classification.md."""
+
+    relevance_min: float = Field(default=0.15, ge=0, le=1)
+    novelty_min: float = Field(default=0.6, ge=0, le=1)
+    new_anchors_min: int = Field(default=3, ge=1)
+    new_anchors_min_with_novelty: int = Field(default=1, ge=0)
+    new_anchors_min_cross_lingual: int = Field(default=2, ge=1)
+    coverage_min: float = Field(default=0.5, gt=0, le=1)
+    semantic: bool = True
+    semantic_cover_min: float = Field(default=0.9, gt=0, le=1)
+    cluster_anchors_min: int = Field(default=2, ge=1)
+    cluster_overlap_min: float = Field(default=0.5, gt=0, le=1)
+    cluster_window: Duration = timedelta(days=21)
+    background_window: Duration = timedelta(days=30)
+
+
 class SmtpConfig(_Section):
     host: str
     port: int = Field(default=587, ge=1, le=65535)
@@ -267,6 +285,7 @@ class Config(_Section):
     storage: StorageConfig = StorageConfig()
     crawl: CrawlConfig = CrawlConfig()
     daemon: DaemonConfig = DaemonConfig()
+    classify: ClassifyConfig = ClassifyConfig()
     topics: list[TopicConfig] = []
     sources: list[SourceConfig] = []
     smtp: SmtpConfig | None = None

@@ -1,4 +1,4 @@
-"""Item pipelines: extract → normalise → store. Each stage is a thin adapter over its package."""
+"""Item pipelines: extract → normalise → store → classify; thin adapters over their packages."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from scrapy.exceptions import DropItem
 
 from storywatch.extraction import extract_article
 from storywatch.normalise.item import NewsItem, normalise_article
-from storywatch.spiders.context import crawler_storage, run_context
+from storywatch.spiders.context import crawler_config, crawler_storage, run_context
 from storywatch.spiders.items import RawArticle
 from storywatch.storage.repository import save_item
 
@@ -97,4 +97,45 @@ class StorePipeline:
         )
         item.stored_id = saved.id  # type: ignore[attr-defined]
         item.stored_new = saved.created  # type: ignore[attr-defined]
+        return item
+
+
+class ClassifyPipeline:
+    """Judge each stored item for every topic its source applies to.
+
+    Runs after StorePipeline. All judgements of one item (and its near-copy index entry)
+    are written in one transaction, so a crash leaves the item unjudged, never half
+    judged; `storywatch rescore` judges such items later.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        from storywatch.classify.service import Classifier
+
+        self.crawler = crawler
+        config = crawler_config(crawler)
+        self.classifier = Classifier(config) if config.topics else None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ClassifyPipeline:
+        return cls(crawler)
+
+    def process_item(self, item: object, spider: Spider | None = None) -> object:
+        stored_id = getattr(item, "stored_id", None)
+        if self.classifier is None or not isinstance(item, NewsItem) or stored_id is None:
+            return item
+        from storywatch.classify.seeds import SeedError
+
+        try:
+            decisions = self.classifier.classify_stored(
+                crawler_storage(self.crawler), stored_id,
+                only_missing=not getattr(item, "stored_new", True))
+        except SeedError as exc:
+            log.error("cannot classify %s: %s", item.url, exc)
+            return item
+        stats = self.crawler.stats
+        for decision in decisions.values():
+            stats.inc_value(f"storywatch/judged_{decision.status}")  # type: ignore[union-attr]
+        item.judgements = {  # type: ignore[attr-defined]
+            topic: decision.status for topic, decision in decisions.items()
+        }
         return item

@@ -1,5 +1,6 @@
 """Every table of storywatch, imported in one place for Alembic and for tests."""
 
+from storywatch.storage.classify import NearCopyBand, SeedPage
 from storywatch.storage.daemon import CrawlRun, DaemonLease
 from storywatch.storage.models import Base, Item, ItemUrl, Judgement
 from storywatch.storage.notify import DigestDelivery, NotifySecret, Subscriber, Subscription
@@ -14,7 +15,9 @@ __all__ = [
     "Item",
     "ItemUrl",
     "Judgement",
+    "NearCopyBand",
     "NotifySecret",
+    "SeedPage",
     "Subscriber",
     "Subscription",
 ]

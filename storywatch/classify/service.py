@@ -1,0 +1,109 @@
+"""The classifier as the crawl and the CLI use it: every topic, one transaction per item."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from storywatch.classify import near_copies
+from storywatch.classify.decide import Decision, ItemFeatures, TopicClassifier, store_decision
+from storywatch.classify.seeds import load_seeds
+from storywatch.classify.semantic import load_semantic
+from storywatch.config import Config, TopicConfig
+from storywatch.storage import Storage
+from storywatch.storage.classify import NearCopyBand
+from storywatch.storage.models import Item, Judgement
+
+log = logging.getLogger(__name__)
+
+
+_INDEXED = select(NearCopyBand.item_id).where(NearCopyBand.item_id == bindparam("id")).limit(1)
+
+
+class Classifier:
+    """Per-topic classifiers, built on first use (seeds read or fetched once)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._topics: dict[str, TopicClassifier] = {}
+
+    def topics_for(self, source: str | None) -> list[TopicConfig]:
+        """The topics a source applies to (SourceConfig.topics None = all topics)."""
+        for configured in self.config.sources:
+            if configured.name == source and configured.topics is not None:
+                return [self.config.topic(name) for name in configured.topics]
+        return list(self.config.topics)
+
+    def topic_classifier(self, session: Session, topic: TopicConfig) -> TopicClassifier:
+        if topic.name not in self._topics:
+            seeds = load_seeds(topic.seeds, session)
+            semantic = load_semantic() if self.config.classify.semantic else None
+            self._topics[topic.name] = TopicClassifier(topic, seeds, self.config.classify,
+                                                       semantic)
+        return self._topics[topic.name]
+
+    def classify(self, session: Session, item: Item,
+                 topics: Iterable[TopicConfig] | None = None) -> dict[str, Decision]:
+        """Judge and store the item for each topic, then index it for near-copy lookups;
+        the caller's transaction makes it all or nothing."""
+        decisions = {}
+        features = ItemFeatures.of(item)
+        for topic in topics if topics is not None else self.topics_for(item.source):
+            classifier = self.topic_classifier(session, topic)
+            decision = classifier.judge(session, item, features)
+            store_decision(session, item, topic.name, decision)
+            decisions[topic.name] = decision
+        indexed = session.connection().execute(_INDEXED, {"id": item.id}).scalar()
+        if indexed is None:
+            near_copies.index_item(session, item.id, features.band_keys, replace=False)
+        return decisions
+
+    def classify_stored(self, storage: Storage, item_id: int, *,
+                        only_missing: bool = False) -> dict[str, Decision]:
+        """Judge a stored item; with only_missing, only for topics it has no judgement of
+        (an article met again keeps its first judgement)."""
+        with storage.session() as session:
+            item = session.get(Item, item_id)
+            if item is None:
+                return {}
+            topics = self.topics_for(item.source)
+            if only_missing:
+                judged = set(session.execute(
+                    select(Judgement.topic).where(Judgement.item_id == item_id)
+                ).scalars())
+                topics = [t for t in topics if t.name not in judged]
+                if not topics:
+                    return {}
+            return self.classify(session, item, topics)
+
+    def rescore(self, storage: Storage, *, topic: str | None = None,
+                only_unjudged: bool = False) -> int:
+        """Re-judge stored items oldest first, each in its own transaction; nothing fetched."""
+        topics = [self.config.topic(topic)] if topic else list(self.config.topics)
+        with storage.session() as session:
+            ids = list(session.execute(
+                select(Item.id).order_by(Item.published_at.nulls_last(), Item.id)
+            ).scalars())
+            if not only_unjudged:
+                names = [t.name for t in topics]
+                # Clusters and copy verdicts are rebuilt from scratch, oldest first.
+                session.execute(Judgement.__table__.delete().where(Judgement.topic.in_(names)))
+        done = 0
+        for item_id in ids:
+            with storage.session() as session:
+                item = session.get(Item, item_id)
+                if item is None:
+                    continue
+                wanted = [t for t in self.topics_for(item.source) if t in topics]
+                if only_unjudged:
+                    judged = set(session.execute(
+                        select(Judgement.topic).where(Judgement.item_id == item_id)
+                    ).scalars())
+                    wanted = [t for t in wanted if t.name not in judged]
+                if wanted:
+                    self.classify(session, item, wanted)
+                    done += 1
+        return done

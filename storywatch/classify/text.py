@@ -1,0 +1,257 @@
+"""The text features every layer shares: words, lemmas, sentences and language-free anchors.
+
+Anchors are what survives translation: numbers ("2,000" = "2 000" = "2.000") and proper
+names reduced to a consonant skeleton after transliteration, so that Chuviliaev,
+Chuvilyaev and Чувиляев (any case ending) meet on the same key.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import simplemma
+import wordfreq
+from anyascii import anyascii
+
+_TOKEN = re.compile(r"[^\W_]+(?:[-’'][^\W_]+)*", re.UNICODE)
+_NUMBER = re.compile(r"\d{1,3}(?:[ ,.\u00a0\u202f’']\d{3})+(?!\d)|\d+(?:[.,]\d+)?")
+# Sentence ends: . ! ? … followed by space and an upper-case letter, digit or quote.
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”»“)]?\s+(?=[\"“«„(]?[A-ZÀ-ÖØ-ÞА-ЯЁ0-9])")
+_NOT_AN_END = re.compile(r"(?:^|[\s(])(?:\d{1,2}|[A-Z][a-z]{0,2})\.$")
+# Month names and abbreviations in the languages the corpus has (en, fr, de, ru); a
+# hand-written list because no installed library offers month names for all four.
+_MONTHS = (
+    r"jan(?:uary|vier|uar)?|feb(?:ruary|ruar)?|f[ée]v(?:rier)?|mar(?:ch|s)?|m[äa]rz|"
+    r"apr(?:il)?|avr(?:il)?|may|mai|june?|juin|juni|july?|juil(?:let)?|juli|aug(?:ust)?|"
+    r"ao[ûu]t|sep(?:t(?:ember|embre)?)?|oct(?:ober|obre)?|okt(?:ober)?|nov(?:ember|embre)?|"
+    r"dec(?:ember)?|d[ée]c(?:embre)?|dez(?:ember)?|"
+    r"января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря"
+)
+_DATE_DAY = re.compile(
+    rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}(?!\d)|\d{{1,2}}\.?\s+(?:{_MONTHS})\b)",
+    re.IGNORECASE,
+)
+_PARTS = re.compile(r"[-’']")
+_VOWELS = re.compile(r"[aeiouyj'h]+")
+
+# wordfreq's Zipf scale: 7 is "the", 3 is once per million words. A word at or above
+# this is common in its language and carries no topic information on its own.
+COMMON_ZIPF = 4.6
+# A capitalised dictionary word rarer than this (Almaty 2.6, but not Kazakhstan 3.6)
+# is taken for a name.
+NAME_MAX_ZIPF = 3.0
+# A German word this common in English text (Oswald 3.4, Samara 2.7, Katrin 2.3) is a
+# name; German common nouns are near 0 in English (Novum 2.05), and words above 4 are
+# English words that German borrowed (Medium 4.6, Migration 4.1). Acronyms are names.
+NAME_IN_ENGLISH_ZIPF = 2.2
+COMMON_IN_ENGLISH = 4.0
+
+
+@lru_cache(maxsize=200_000)
+def zipf(word: str, language: str) -> float:
+    """How common a word is in its language (0 = unknown, 7 = "the"); cached, it is slow."""
+    try:
+        return float(wordfreq.zipf_frequency(word, language))
+    except LookupError:
+        return 0.0
+
+
+@lru_cache(maxsize=200_000)
+def lemma(word: str, language: str) -> str:
+    """simplemma's lemma; a language it does not know keeps the word form."""
+    try:
+        return str(simplemma.lemmatize(word, lang=language)).lower()
+    except (ValueError, KeyError):
+        return word
+
+
+def words(text: str) -> list[str]:
+    """Word tokens, lower-cased (for shingles and hashing)."""
+    return [w.lower() for w in _TOKEN.findall(text)]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences, paragraph by paragraph; a heuristic splitter is enough for coverage.
+
+    A period after a number of one or two digits (German ordinals: "der 1. Senat") or
+    after a short abbreviation ("Az.", "Dr.") does not end a sentence.
+    """
+    out: list[str] = []
+    for paragraph in text.split("\n"):
+        paragraph = paragraph.strip()
+        if not paragraph:
+            continue
+        pending = ""
+        for piece in _SENTENCE_END.split(paragraph):
+            piece = piece.strip()
+            if not piece:
+                continue
+            pending = f"{pending} {piece}" if pending else piece
+            if not _NOT_AN_END.search(pending):
+                out.append(pending)
+                pending = ""
+        if pending:
+            out.append(pending)
+    return out
+
+
+def normalise_number(raw: str) -> str | None:
+    """Digits only, thousands separators removed; decimals kept with a dot."""
+    if re.fullmatch(r"\d{1,3}(?:[ ,.\u00a0\u202f’']\d{3})+", raw):
+        return re.sub(r"\D", "", raw)
+    raw = raw.replace(",", ".")
+    return raw if raw.strip(".") else None
+
+
+@lru_cache(maxsize=200_000)
+def skeleton(word: str) -> str:
+    """Consonant skeleton of a transliterated word: vowels, y/j/h and soft signs dropped,
+    sounds that transliterations spell differently merged (Tschuwiljajew, Tchouviliaev,
+    Chuviliaev, Чувиляев all give "Kvlv"; Donetsk and Donezk give "dnsk"), doubled
+    letters merged, the first four kept so that Russian case endings do not count."""
+    w = anyascii(word).lower()
+    for old, new in (("tsch", "K"), ("tch", "K"), ("sch", "S"), ("ch", "K"), ("kh", "K"),
+                     ("sh", "S"), ("zh", "S"), ("ts", "s"), ("tz", "s"), ("ck", "k"),
+                     ("x", "ks"), ("w", "v"), ("z", "s"), ("c", "k"), ("q", "k"), ("ph", "f")):
+        w = w.replace(old, new)
+    core = re.sub(r"[^a-zA-Z]", "", _VOWELS.sub("", w))
+    return re.sub(r"(.)\1+", r"\1", core)[:4]
+
+
+def skeletons(terms: Iterable[str]) -> set[str]:
+    """Language-free keys of content terms long enough not to collide by chance."""
+    out = set()
+    for term in terms:
+        if len(term) >= 5:
+            key = skeleton(term)
+            if len(key) >= 3:
+                out.add(key)
+    return out
+
+
+@dataclass
+class Analysed:
+    """One text, analysed once and reused by every layer."""
+
+    language: str
+    sentences: list[str]
+    sentence_terms: list[set[str]]
+    sentence_anchors: list[set[str]]
+    terms: Counter[str] = field(default_factory=Counter)
+    anchors: set[str] = field(default_factory=set)
+
+    @property
+    def term_set(self) -> set[str]:
+        return set(self.terms)
+
+
+def content_terms(sentence: str, language: str) -> list[str]:
+    """Lemmas of the words that carry meaning: no digits-only tokens, no very common words."""
+    out = []
+    for token in _TOKEN.findall(sentence):
+        term = _content_term(token.lower(), language)
+        if term is not None:
+            out.append(term)
+    return out
+
+
+@lru_cache(maxsize=400_000)
+def _content_term(low: str, language: str) -> str | None:
+    if low.isdigit() or len(low) < 3:
+        return None
+    lem = lemma(low, language)
+    if zipf(low, language) >= COMMON_ZIPF and zipf(lem, language) >= COMMON_ZIPF:
+        return None
+    return lem
+
+
+@lru_cache(maxsize=200_000)
+def is_name(token: str, language: str) -> bool:
+    """A capitalised word that is a person, place or organisation of the story.
+
+    Outside German: a word the lemmatiser does not know, or a rare one. German capitalises
+    every noun and simplemma's German dictionary also lists first names and places, so
+    there a known word counts as a name only when it is also used in English (Oswald,
+    Samara, BAMF; German nouns such as Strafverfolgung are not).
+    """
+    low = token.lower()
+    if zipf(low, language) >= COMMON_ZIPF:
+        return False  # a common word capitalised (Евросоюза, EU, Monday)
+    if not _known(low, language):
+        return not (language == "de" and _is_compound(low, language))
+    if language == "de":
+        return token.isupper() or NAME_IN_ENGLISH_ZIPF <= zipf(low, "en") < COMMON_IN_ENGLISH
+    return zipf(low, language) < NAME_MAX_ZIPF
+
+
+def _is_compound(word: str, language: str) -> bool:
+    """German compounds (Antikriegshaltung) are nouns the dictionary lacks, not names: a
+    word whose tail of 4+ letters is a known word is taken for one."""
+    return any(_known(word[i:], language) for i in range(2, len(word) - 3))
+
+
+@lru_cache(maxsize=200_000)
+def _known(word: str, language: str) -> bool:
+    try:
+        return bool(simplemma.is_known(word, lang=language))
+    except (ValueError, KeyError):
+        return False
+
+
+def anchors_of(sentence: str, language: str, *, first_is_start: bool = True) -> set[str]:
+    """Numbers (#2000) and rare capitalised names (@chvlv) in a sentence.
+
+    The day of a date ("Oct 10", "14 октября") is left out: a dateline or "on Tuesday,
+    18 February" dates the report, it is not a fact of the story.
+    """
+    found: set[str] = set()
+    sentence = _DATE_DAY.sub(" ", sentence)
+    for raw in _NUMBER.findall(sentence):
+        number = normalise_number(raw)
+        # Numbers under 10 are counts written as digits in one paper and words in another.
+        if number and (len(number) > 1 or "." in number):
+            found.add(f"#{number}")
+    tokens = _TOKEN.findall(sentence)
+    for token in tokens[1:] if first_is_start else tokens:
+        if token[:1].isupper() or "-" in token or "'" in token or "’" in token:
+            found.update(_name_anchors(token, language))
+    return found
+
+
+@lru_cache(maxsize=200_000)
+def _name_anchors(token: str, language: str) -> tuple[str, ...]:
+    out = []
+    # Elisions and compounds: C'est -> est, EU-Staaten -> EU, Staaten.
+    for part in _PARTS.split(token):
+        if len(part) < 3 or not part[:1].isupper() or not is_name(part, language):
+            continue
+        key = skeleton(part)
+        if len(key) >= 3:
+            out.append(f"@{key}")
+    return tuple(out)
+
+
+def analyse(text: str, language: str | None, title: str | None = None) -> Analysed:
+    """Split into sentences and collect terms and anchors; the title counts as a sentence."""
+    lang = (language or "en").lower()[:2]
+    sentences = split_sentences(text)
+    if title and title.strip():
+        sentences = [title.strip(), *sentences]
+    sentence_terms = []
+    sentence_anchors = []
+    terms: Counter[str] = Counter()
+    anchors: set[str] = set()
+    for sentence in sentences:
+        sentence = unicodedata.normalize("NFC", sentence)
+        ts = content_terms(sentence, lang)
+        an = anchors_of(sentence, lang)
+        sentence_terms.append(set(ts))
+        sentence_anchors.append(an)
+        terms.update(ts)
+        anchors |= an
+    return Analysed(lang, sentences, sentence_terms, sentence_anchors, terms, anchors)

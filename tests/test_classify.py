@@ -1,0 +1,239 @@
+"""Unit tests of the classifier's modules, on texts written for these tests."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storywatch.classify import near_copies
+from storywatch.classify.novelty import measure
+from storywatch.classify.relevance import build_profile, score
+from storywatch.classify.seeds import SeedError, load_seed
+from storywatch.classify.text import analyse, anchors_of, skeleton, split_sentences
+from storywatch.config import ConfigError, load_config
+from storywatch.storage import open_storage
+from storywatch.storage.models import Item
+
+SEED_A = Path(__file__).parent / "data" / "eval" / "seeds" / "seed-a.txt"
+SEED_B = Path(__file__).parent / "data" / "eval" / "seeds" / "seed-b.html"
+
+
+def test_names_meet_across_transliterations_and_case_endings() -> None:
+    keys = {skeleton(w) for w in ("Chuviliaev", "Chuvilyaev", "Чувиляев", "Tchouviliaev",
+                                  "Tschuwiljajew")}
+    assert len(keys) == 1
+    assert skeleton("Kuzminov") == skeleton("Кузьминова")
+    assert skeleton("Kuzminov") != skeleton("Chuviliaev")
+
+
+def test_numbers_are_anchors_whatever_the_thousands_separator() -> None:
+    for text in ("it helped 2,000 soldiers", "il a aidé 2 000 soldats", "half 2.000 Soldaten"):
+        assert "#2000" in anchors_of(text, "en")
+    assert "#7" not in anchors_of("about 7 men", "en")  # small counts are words elsewhere
+    # The day of a date is not a fact of the story; the year and other numbers are.
+    assert anchors_of("PARIS, Feb 18 - the court freed 21 men in May 2025", "en") == {
+        "#21", "#2025"}
+    assert anchors_of("Am 14. Oktober 2024 sagte er das.", "de") == {"#2024"}
+
+
+def test_sentence_start_is_not_a_name_but_a_rare_capitalised_word_is() -> None:
+    anchors = anchors_of("Yesterday the court in Almaty released Belousov.", "en")
+    assert f"@{skeleton('Belousov')}" in anchors
+    assert f"@{skeleton('Yesterday')}" not in anchors
+
+
+def test_german_compounds_are_not_names() -> None:
+    anchors = anchors_of("Er zeigte eine klare Antikriegshaltung vor Gericht.", "de")
+    assert f"@{skeleton('Antikriegshaltung')}" not in anchors
+
+
+def test_sentences_split_on_end_punctuation_and_paragraphs() -> None:
+    sentences = split_sentences("One man left. Another stayed!\nA new paragraph here.")
+    assert sentences == ["One man left.", "Another stayed!", "A new paragraph here."]
+
+
+def test_profile_weighs_what_the_seeds_share_above_one_seed_asides() -> None:
+    seeds = [load_seed(str(SEED_A)), load_seed(str(SEED_B))]
+    profile = build_profile([analyse(s.text, s.language, s.title) for s in seeds])
+    assert profile.terms["deserter"] > 2 * profile.terms.get("sabotage", 0.0)
+    assert profile.terms["deserter"] > profile.terms.get("mayhem", 0.0)
+
+
+def _profile_and_seeds() -> tuple[object, list[object]]:
+    seeds = [load_seed(str(SEED_A)), load_seed(str(SEED_B))]
+    analysed = [analyse(s.text, s.language, s.title) for s in seeds]
+    return build_profile(analysed), analysed
+
+
+def test_relevance_separates_the_story_from_a_sabotage_warning() -> None:
+    profile, _ = _profile_and_seeds()
+    story = analyse(
+        "A second group of Russian army deserters, helped by the same network of activists, "
+        "has reached France after months of vetting in Kazakhstan. The men applied for "
+        "asylum on arrival, a spokesperson for the deserters' network said.", "en")
+    sabotage = analyse(
+        "Britain's domestic intelligence chief warned that Russian agents are behind a wave "
+        "of arson and sabotage plots on European streets, and urged companies to report "
+        "suspicious fires at warehouses.", "en")
+    assert score(story, profile).score > 0.15 > score(sabotage, profile).score
+
+
+def test_novelty_finds_new_names_and_numbers_only_in_new_material() -> None:
+    profile, seeds = _profile_and_seeds()
+    retold = analyse(
+        "France has given temporary visas to six Russian deserters, who then asked for "
+        "asylum. Go by the Forest, which says it has helped more than 2,000 soldiers desert, "
+        "supported them.", "en")
+    follow = analyse(
+        "A court in Almaty ordered the arrest of Dmitri Belousov, a deserter from Orsk, for "
+        "40 days while prosecutors weigh Russia's extradition request. Activists said 15 "
+        "similar requests were filed in 2025.", "en")
+    kwargs = {"coverage_min": 0.5}
+    assert measure(retold, seeds, profile, **kwargs).new_anchors == []
+    new = measure(follow, seeds, profile, **kwargs)
+    assert {f"@{skeleton('Belousov')}", "#40", "#2025"} <= set(new.new_anchors)
+    assert new.score > 0.5
+
+
+def test_near_copy_verification_catches_excerpts_and_edits() -> None:
+    original = SEED_A.read_text(encoding="utf-8")
+    excerpt = original[: len(original) // 2] + "\nRead more on our partner's site."
+    edited = original.replace("spokesperson", "spokesman").replace("Paris", "the capital")
+    other = SEED_B.read_text(encoding="utf-8")
+    base = near_copies.shingles(original)
+    assert near_copies.compare(near_copies.shingles(excerpt), base).is_copy
+    assert near_copies.compare(near_copies.shingles(edited), base).is_copy
+    assert not near_copies.compare(near_copies.shingles(other), base).is_copy
+
+
+def _store(session: object, text: str, url: str) -> Item:
+    from storywatch.normalise.dates import utc_now
+    from storywatch.normalise.text import content_hash
+
+    item = Item(canonical_url=url, url=url, title=None, authors=[], published_at=None,
+                fetched_at=utc_now(), language="en", text=text, source="test",
+                discovered_via="feed", content_hash=content_hash(text),
+                word_count=len(text.split()), extractor="test")
+    session.add(item)  # type: ignore[attr-defined]
+    session.flush()  # type: ignore[attr-defined]
+    return item
+
+
+def test_band_index_in_storage_finds_stored_copies(tmp_path: Path) -> None:
+    storage = open_storage(f"sqlite:///{tmp_path / 'sw.db'}")
+    original = SEED_A.read_text(encoding="utf-8")
+    with storage.session() as session:
+        first = _store(session, original, "https://a.example/1")
+        second = _store(session, SEED_B.read_text(encoding="utf-8"), "https://b.example/2")
+        for item in (first, second):
+            near_copies.index_item(session, item.id, near_copies.keys_of(item.text))
+        # re-indexing is idempotent
+        near_copies.index_item(session, first.id, near_copies.keys_of(first.text))
+    truncated = original[: int(len(original) * 0.6)]
+
+    def lookup(text: str) -> list[near_copies.StoredCopy]:
+        return near_copies.find_stored_copies(session, near_copies.shingles(text),
+                                              near_copies.keys_of(text))
+
+    with storage.session() as session:
+        found = lookup(truncated)
+        assert [c.item_id for c in found] == [first.id]
+        assert found[0].match.containment >= 0.8
+        assert lookup("Completely unrelated words " * 20) == []
+    storage.dispose()
+
+
+class _SeedHandler(http.server.BaseHTTPRequestHandler):
+    hits = 0
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        body = SEED_B.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def seed_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SeedHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _SeedHandler.hits = 0
+    yield f"http://127.0.0.1:{server.server_address[1]}/news/deserters.html"
+    server.shutdown()
+    server.server_close()
+
+
+def test_url_seed_is_fetched_once_and_cached_in_storage(seed_server: str,
+                                                        tmp_path: Path) -> None:
+    storage = open_storage(f"sqlite:///{tmp_path / 'sw.db'}")
+    with storage.session() as session:
+        first = load_seed(seed_server, session)
+    with storage.session() as session:
+        again = load_seed(seed_server, session)
+    assert _SeedHandler.hits == 1
+    assert again.text == first.text and "Chuviliaev" in first.text
+    storage.dispose()
+
+
+def test_txt_seed_title_is_the_first_line_and_bad_seeds_are_clear(tmp_path: Path) -> None:
+    seed = load_seed(str(SEED_A))
+    assert seed.title and seed.title.startswith("France admits six Russian deserters")
+    assert seed.name == "seed-a" and not seed.text.startswith("France admits")
+    with pytest.raises(SeedError, match="cannot read"):
+        load_seed(str(tmp_path / "missing.txt"))
+    empty = tmp_path / "empty.txt"
+    empty.write_text("Only a title\n", encoding="utf-8")
+    with pytest.raises(SeedError, match="no article text"):
+        load_seed(str(empty))
+
+
+def test_classify_section_rejects_unknown_fields(tmp_path: Path) -> None:
+    path = tmp_path / "storywatch.toml"
+    path.write_text("[classify]\nrelevance_min = 0.2\nnovelty_minimum = 0.5\n")
+    with pytest.raises(ConfigError, match=r"classify\.novelty_minimum"):
+        load_config(path)
+    path.write_text("[classify]\nrelevance_min = 0.2\n")
+    assert load_config(path).classify.relevance_min == 0.2
+
+
+def test_clusters_join_reports_of_one_development_not_passing_mentions() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from storywatch.classify.clusters import ClusterIndex, Development
+
+    day = datetime(2025, 1, 14, tzinfo=UTC)
+    index = ClusterIndex(min_shared=2, window=timedelta(days=21), min_overlap=0.5)
+    index.add(Development(1, "https://a.example/arrest", "c1",
+                          {"#40", "#15", "@blsv", "@lmt", "@rsk"}, day))
+    # Another outlet, another language, same names and numbers: same development.
+    same = index.match({"#40", "@blsv", "@lmt", "@rsk", "@sdkv"}, day + timedelta(hours=5))
+    assert same is not None and same[0].cluster_id == "c1"
+    # A long report that mentions the case among many other new facts: not the same.
+    report = {"@blsv", "@lmt", "#17", "#64", "@bSk", "@gmr", "@mdn", "@rtm", "@smnv", "#1000"}
+    assert index.match(report, day + timedelta(days=8)) is None
+    # Months later the same names start a new development.
+    assert index.match({"#40", "@blsv", "@lmt"}, day + timedelta(days=150)) is None
+
+
+def test_semantic_model_loads_from_the_package_without_network() -> None:
+    from storywatch.classify.semantic import load_semantic
+
+    model = load_semantic()
+    if model is None:
+        pytest.skip("the semantic extra (wordllama) is not installed")
+    vectors = model.embed(["Six Russian deserters given French visas",
+                           "France grants visas to six Russian army deserters",
+                           "Storm floods Welsh town as river bursts its banks"])
+    assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
