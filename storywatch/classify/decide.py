@@ -246,7 +246,7 @@ class TopicClassifier:
 
         novelty = measure(
             analysed, self.seed_analysed, self.profile, coverage_min=s.coverage_min,
-            ignore_names=[item.source], semantic_cover=semantic_cover,
+            ignore_names=[item.source, *(item.authors or [])], semantic_cover=semantic_cover,
             semantic_min=s.semantic_cover_min,
         )
         new_anchors = set(novelty.new_anchors)

@@ -203,6 +203,10 @@ def _known(word: str, language: str) -> bool:
         return False
 
 
+# "11h00", "11:00", "9.30 am": when a report was filed, not a fact of the story.
+_TIME_OF_DAY = re.compile(r"\b\d{1,2}(?:[:h]|\.(?=\d{2}\s*[ap]\.?m))\d{2}\b", re.IGNORECASE)
+
+
 def anchors_of(sentence: str, language: str, *, first_is_start: bool = True) -> set[str]:
     """Numbers (#2000) and rare capitalised names (@chvlv) in a sentence.
 
@@ -210,13 +214,16 @@ def anchors_of(sentence: str, language: str, *, first_is_start: bool = True) -> 
     18 February" dates the report, it is not a fact of the story.
     """
     found: set[str] = set()
-    sentence = _DATE_DAY.sub(" ", sentence)
+    sentence = _TIME_OF_DAY.sub(" ", _DATE_DAY.sub(" ", sentence))
     for raw in _NUMBER.findall(sentence):
         number = normalise_number(raw)
         # Numbers under 10 are counts written as digits in one paper and words in another.
         if number and (len(number) > 1 or "." in number):
             found.add(f"#{number}")
     tokens = _TOKEN.findall(sentence)
+    if first_is_start and tokens and len(tokens[0]) >= 3 and tokens[0].isupper():
+        # An acronym opening a sentence (OFPRA, BAMF) is a name, not a capitalised word.
+        found.update(_name_anchors(tokens[0], language))
     for token in tokens[1:] if first_is_start else tokens:
         if token[:1].isupper() or "-" in token or "'" in token or "’" in token:
             found.update(_name_anchors(token, language))
