@@ -140,3 +140,25 @@ def test_help_has_examples(args: list[str]) -> None:
     result = run_cli(*args)
     assert result.code == 0
     assert "Example" in result.stdout or "storywatch" in result.stdout
+
+
+def test_demo_world_is_judged_like_its_writer_labelled_it(world, tmp_path: Path) -> None:
+    """A second labelled set, written apart from the eval corpus: a check on generalisation.
+
+    Known misses (docs/classification.md): cross-lingual follow-ups that bring no new
+    number or name are taken for translations of the seed story.
+    """
+    import json
+
+    database_url = f"sqlite:///{tmp_path / 'sw.db'}"
+    config = crawl_config(tmp_path, world.base_url, database_url)
+    assert run_cli("crawl", config=config).code == 0
+    rows = [json.loads(line) for line in
+            run_cli("items", "--format", "jsonl", config=config).stdout.splitlines()]
+    pairs = [(ARTICLES[r["canonical_url"].removeprefix(world.base_url)].expected, r["status"])
+             for r in rows]
+    assert len(pairs) == len(ARTICLES)
+    agreement = sum(expected == got for expected, got in pairs) / len(pairs)
+    judged_followup = [expected for expected, got in pairs if got == "followup"]
+    assert agreement >= 0.9, pairs
+    assert judged_followup and set(judged_followup) == {"followup"}, pairs
