@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from storywatch.demo.site import build_site
 from storywatch.demo.world import load_articles
 from storywatch.extraction import extract_article
+from storywatch.normalise.item import normalise_article
 
 WORD = re.compile(r"\w+", re.UNICODE)
 BASE = "http://127.0.0.1:8000"
@@ -51,6 +52,8 @@ def readability_text(html: str, url: str) -> str:
 
 EXTRACTORS: dict[str, Callable[[str, str], str]] = {
     "storywatch extract_article": lambda html, url: extract_article(html, url).text,
+    "storywatch item text": lambda html, url: normalise_article(
+        extract_article(html, url), url=url, source="bench", discovered_via="feed").text,
     "trafilatura (defaults)": lambda html, url: trafilatura.extract(html, url=url) or "",
     "trafilatura (no comments)": lambda html, url: trafilatura.extract(
         html, url=url, include_comments=False) or "",

@@ -66,3 +66,15 @@ def test_headline_is_not_repeated_as_first_body_line() -> None:
     item = normalise_article(extract_article(html, "https://x.example/a"),
                              url="https://x.example/a", source="s", discovered_via="feed")
     assert not item.text.startswith("Big news")
+
+
+def test_byline_naming_the_author_is_not_body_text() -> None:
+    body = "".join(f"<p>Paragraph {n} of the report tells what the council decided.</p>"
+                   for n in range(10))
+    html = ("<html><head><meta name='author' content='Anna Petrova'></head><body><article>"
+            "<p>Published 10 February 2025, 09:00 by Anna Petrova.</p>" + body +
+            "</article></body></html>")
+    item = normalise_article(extract_article(html, "https://x.example/a"),
+                             url="https://x.example/a", source="s", discovered_via="feed")
+    assert item.authors == ["Anna Petrova"]
+    assert item.text.startswith("Paragraph 0")

@@ -9,8 +9,10 @@ import typer
 
 from storywatch.cli.common import console, options
 from storywatch.cli.crawl import print_summary
+from storywatch.cli.digest import recent_followups_digest
 from storywatch.cli.items import load_rows, render_items
 from storywatch.config import load_config
+from storywatch.notify.render import render_digest
 from storywatch.storage import open_storage
 
 
@@ -46,10 +48,19 @@ def demo(
     storage = open_storage(config.storage.url)
     topic = config.topics[0].name
     render_items(load_rows(storage, topic=topic), topic=topic)
+    digest = recent_followups_digest(config, storage, topic)
     storage.dispose()
+    preview = workdir / "digest.html"
+    if digest is not None:
+        rendered = render_digest(digest, unsubscribe_url=None, schedule="a preview")
+        preview.write_text(rendered.html, encoding="utf-8")
+        console.print(f"\nDigest preview ({len(digest.entries)} entries, "
+                      f"“{rendered.subject}”): open {preview} in a browser.",
+                      markup=False, highlight=False)
     console.print(
         f"\nThe demo's config and database are in {workdir}/. Explore them with:\n"
-        f"  storywatch --config {config_path} items --format jsonl\n"
+        f"  storywatch --config {config_path} items --status followup\n"
+        f"  storywatch --config {config_path} explain URL\n"
         "For real sources, start from examples/storywatch.toml (see README)."
     )
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from storywatch.cli.common import console, fail, options
+from storywatch.config import Config
 from storywatch.normalise.dates import utc_now
-from storywatch.notify.digest import build_digest, first_digest_start
+from storywatch.notify.digest import Digest, build_digest, first_digest_start
 from storywatch.notify.render import render_digest
 from storywatch.notify.send import pending_digest, send_due_digests
 from storywatch.notify.subscribers import (
@@ -18,6 +20,7 @@ from storywatch.notify.subscribers import (
     list_subscriptions,
     normalise_email,
 )
+from storywatch.storage import Storage
 
 digest_app = typer.Typer(help="Digest emails: send the due ones, preview one.",
                          no_args_is_help=True)
@@ -95,13 +98,7 @@ def preview(
                 schedule = Schedule.parse(every="immediate", tz=tz)
             except SubscriptionError as exc:
                 fail(str(exc))
-            with storage.session() as session:
-                digest = build_digest(
-                    session, topic=topic, email="you@example.org", tz=tz,
-                    since=first_digest_start(now, config.digest.first_digest_covers),
-                    subscriber_id=None, max_items=config.digest.max_items,
-                    lead_chars=config.digest.lead_chars,
-                )
+            digest = recent_followups_digest(config, storage, topic, tz, now)
     finally:
         storage.dispose()
     if digest is None:
@@ -115,6 +112,20 @@ def preview(
         fail(f"cannot write the preview: {exc}")
     console.print(f"wrote {out} ({len(digest.entries)} entries): {rendered.subject}",
                   markup=False, highlight=False)
+
+
+def recent_followups_digest(
+    config: Config, storage: Storage, topic: str, tz: str = "UTC", now: datetime | None = None
+) -> Digest | None:
+    """The digest a new subscriber would get now: the topic's recent follow-ups."""
+    now = now or utc_now()
+    with storage.session() as session:
+        return build_digest(
+            session, topic=topic, email="you@example.org", tz=tz,
+            since=first_digest_start(now, config.digest.first_digest_covers),
+            subscriber_id=None, max_items=config.digest.max_items,
+            lead_chars=config.digest.lead_chars,
+        )
 
 
 @digest_app.command("serve-unsubscribe")

@@ -73,8 +73,10 @@ def normalise_article(
         if word_count(summary) > word_count(text):  # a teaser page: the listing said more
             text, extractor = summary, "feed-summary"
     title = article.title or clean_text(hints.title) or None
+    authors = article.authors or hints.authors
     if title and text.split("\n", 1)[0].strip() == title:
         text = text.split("\n", 1)[1] if "\n" in text else ""  # the headline is not body text
+    text = _without_byline(text, authors)
     canonical = canonical_url(url, article.canonical_url)
     aliases = {canonical_url(url)}
     if requested_url:
@@ -84,7 +86,7 @@ def normalise_article(
         url=url,
         canonical_url=canonical,
         title=title,
-        authors=article.authors or hints.authors,
+        authors=authors,
         published_at=article.published_at or to_utc(hints.published),
         fetched_at=fetched_at or utc_now(),
         language=detect_language(text, article.language or hints.language),
@@ -96,6 +98,20 @@ def normalise_article(
         extractor=extractor,
         aliases=sorted(aliases),
     )
+
+
+# A byline is short: "Published 10 February 2025, 09:00 by Anna Petrova."
+_BYLINE_MAX_WORDS = 25
+
+
+def _without_byline(text: str, authors: list[str]) -> str:
+    """Drop a first line that names the article's own author: a byline, not body text."""
+    first, _, rest = text.partition("\n")
+    if rest and len(first.split()) <= _BYLINE_MAX_WORDS and any(
+        author and author in first for author in authors
+    ):
+        return rest
+    return text
 
 
 def _strip_tags(html: str) -> str:
