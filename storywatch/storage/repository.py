@@ -24,6 +24,12 @@ def _insert(session: Session, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+# The NewsItem fields stored as columns of `items`, in one place for writes and reads.
+ITEM_COLUMNS = ("canonical_url", "url", "title", "authors", "published_at", "fetched_at",
+                "language", "text", "source", "discovered_via", "content_hash", "word_count",
+                "extractor")
+
+
 @dataclass(frozen=True)
 class SavedItem:
     id: int
@@ -32,21 +38,7 @@ class SavedItem:
 
 def save_item(session: Session, item: NewsItem) -> SavedItem:
     """Store the item unless its canonical URL is known; record all its URL forms."""
-    values = {
-        "canonical_url": item.canonical_url,
-        "url": item.url,
-        "title": item.title,
-        "authors": item.authors,
-        "published_at": item.published_at,
-        "fetched_at": item.fetched_at,
-        "language": item.language,
-        "text": item.text,
-        "source": item.source,
-        "discovered_via": item.discovered_via,
-        "content_hash": item.content_hash,
-        "word_count": item.word_count,
-        "extractor": item.extractor,
-    }
+    values = {name: getattr(item, name) for name in ITEM_COLUMNS}
     inserted = session.execute(
         _insert(session, Item)
         .values(**values)
@@ -123,20 +115,11 @@ class ItemRow:
         from storywatch.normalise.dates import iso
 
         item, judgement = self.item, self.judgement
+        data: dict[str, Any] = {name: getattr(item, name) for name in ITEM_COLUMNS}
+        data["published_at"] = iso(item.published_at)
+        data["fetched_at"] = iso(item.fetched_at)
         return {
-            "url": item.url,
-            "canonical_url": item.canonical_url,
-            "title": item.title,
-            "authors": item.authors,
-            "published_at": iso(item.published_at),
-            "fetched_at": iso(item.fetched_at),
-            "language": item.language,
-            "text": item.text,
-            "source": item.source,
-            "discovered_via": item.discovered_via,
-            "content_hash": item.content_hash,
-            "word_count": item.word_count,
-            "extractor": item.extractor,
+            **data,
             "topic": judgement.topic if judgement else topic,
             "status": judgement.status if judgement else "unclassified",
             "duplicate_of": judgement.duplicate_of if judgement else None,
