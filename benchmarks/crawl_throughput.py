@@ -57,6 +57,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--extract-workers", type=int, default=None,
+                        help="crawl.extract_workers (default: cores - 1; 0 = inline)")
+    parser.add_argument("--no-topic", action="store_true",
+                        help="no topic configured: crawl and store without classifying")
     args = parser.parse_args()
 
     rng = random.Random(7)
@@ -74,6 +78,7 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="sw-bench-"))
     config = workdir / "storywatch.toml"
+    topic = f'[[topics]]\nname = "bench"\nseeds = ["{workdir / "seed.txt"}"]'
     config.write_text(f"""
 [storage]
 url = "sqlite:///{workdir / 'bench.db'}"
@@ -81,9 +86,8 @@ url = "sqlite:///{workdir / 'bench.db'}"
 allow_private_networks = true
 autothrottle = false
 concurrency_per_domain = {args.concurrency}
-[[topics]]
-name = "bench"
-seeds = ["{workdir / 'seed.txt'}"]
+{"" if args.extract_workers is None else f"extract_workers = {args.extract_workers}"}
+{"" if args.no_topic else topic}
 [[sources]]
 name = "bench-feed"
 url = "{base}/feed.rss"
