@@ -132,6 +132,7 @@ class TopicClassifier:
             .limit(self.background.limit)
         ).scalars()
         for value in rows:
+            assert value is not None  # the query keeps only rows with a relevance
             self.background.add(float(value))
         for judgement, item in session.execute(
             select(Judgement, Item)
@@ -161,14 +162,15 @@ class TopicClassifier:
     def _decide(self, session: Session, item: Item, features: ItemFeatures) -> Decision:
         # 1. the seed itself
         if item.canonical_url in self.seed_urls:
-            seed = self.seed_urls[item.canonical_url]
-            return Decision("duplicate", "url", duplicate_of=seed,
-                            reasons={"matched": seed, "why": "the item is a seed of the topic"})
+            seed_name = self.seed_urls[item.canonical_url]
+            return Decision("duplicate", "url", duplicate_of=seed_name,
+                            reasons={"matched": seed_name,
+                                     "why": "the item is a seed of the topic"})
         # 2. same normalised body
         if item.content_hash in self.seed_hashes:
-            seed = self.seed_hashes[item.content_hash]
-            return Decision("duplicate", "hash", duplicate_of=seed,
-                            reasons={"matched": seed, "why": "same body text as the seed"})
+            seed_name = self.seed_hashes[item.content_hash]
+            return Decision("duplicate", "hash", duplicate_of=seed_name,
+                            reasons={"matched": seed_name, "why": "same body text as the seed"})
         earlier = session.connection().execute(
             _EARLIER_SAME_BODY, {"hash": item.content_hash, "id": item.id}).scalar()
         if earlier is not None:

@@ -17,10 +17,11 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from rensa import RMinHash
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from storywatch.classify.text import words
@@ -104,7 +105,8 @@ def index_item(session: Session, item_id: int, keys: Sequence[int], *,
     if replace:
         connection.execute(delete(NearCopyBand).where(NearCopyBand.item_id == item_id))
     connection.execute(
-        NearCopyBand.__table__.insert(),
+        # Declarative types __table__ as FromClause; a mapped class's table is a Table.
+        cast(Table, NearCopyBand.__table__).insert(),
         [{"band_key": key, "item_id": item_id} for key in dict.fromkeys(keys)],
     )
 

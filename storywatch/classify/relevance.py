@@ -88,7 +88,7 @@ def build_profile(seeds: Sequence[Analysed], extra_terms: Sequence[str] = ()) ->
             if len(key) >= 3:
                 keys[key] = max(keys.get(key, 0.0), weight)
     anchors = set().union(*(s.anchors for s in seeds)) if seeds else set()
-    all_keys = set()
+    all_keys: set[str] = set()
     for seed in seeds:
         for sentence in seed.sentences:
             all_keys.update(skeleton(w) for w in sentence.split() if len(skeleton(w)) >= 3)

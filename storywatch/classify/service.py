@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from storywatch.classify import near_copies
@@ -90,7 +91,9 @@ class Classifier:
             if not only_unjudged:
                 names = [t.name for t in topics]
                 # Clusters and copy verdicts are rebuilt from scratch, oldest first.
-                session.execute(Judgement.__table__.delete().where(Judgement.topic.in_(names)))
+                # Declarative types __table__ as FromClause; a mapped class's table is a Table.
+                judgements = cast(Table, Judgement.__table__)
+                session.execute(judgements.delete().where(Judgement.topic.in_(names)))
         done = 0
         for item_id in ids:
             with storage.session() as session:

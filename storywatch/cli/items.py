@@ -69,7 +69,7 @@ def load_rows(
     storage: Storage, *, topic: str | None, status: str = "all", since: datetime | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     with storage.session() as session:
         for row in iter_items(session, topic=topic, status=status, since=since):
             if limit is not None and len(rows) >= limit:

@@ -192,37 +192,50 @@ def analyse_page(html: str | bytes, url: str) -> PageAnalysis:
     -2. A page needs ARTICLE_SCORE points *and* MIN_ARTICLE_WORDS words of body.
     """
     tags = _Tags(BeautifulSoup(html, "lxml"))
-    score, signals = 0, []
+    score = 0
+    signals: list[str] = []
 
     og_type = _meta(tags, "og:type")
     if og_type == "article":
-        score, _ = score + 2, signals.append("og:type=article")
+        score += 2
+        signals.append("og:type=article")
     elif og_type:
-        score, _ = score - 2, signals.append(f"og:type={og_type}")
+        score -= 2
+        signals.append(f"og:type={og_type}")
     types = _json_ld_types(tags)
     if types & _ARTICLE_TYPES:
-        score, _ = score + 2, signals.append("JSON-LD article")
+        score += 2
+        signals.append("JSON-LD article")
     elif types & _LISTING_TYPES:
-        score, _ = score - 1, signals.append("JSON-LD page")
+        score -= 1
+        signals.append("JSON-LD page")
     if _meta(tags, "article:published_time"):
-        score, _ = score + 1, signals.append("published_time")
+        score += 1
+        signals.append("published_time")
     articles = len(tags("article"))
     if articles == 1:
-        score, _ = score + 1, signals.append("one <article>")
+        score += 1
+        signals.append("one <article>")
     elif articles >= 3:
-        score, _ = score - 1, signals.append(f"{articles} <article>")
+        score -= 1
+        signals.append(f"{articles} <article>")
     if len(tags("h1")) == 1:
-        score, _ = score + 1, signals.append("one <h1>")
+        score += 1
+        signals.append("one <h1>")
     words = _body_words(tags)
     if words >= BODY_WORDS:
-        score, _ = score + 1, signals.append(f"{words} body words")
+        score += 1
+        signals.append(f"{words} body words")
     elif words < MIN_ARTICLE_WORDS:
-        score, _ = score - 2, signals.append(f"only {words} body words")
+        score -= 2
+        signals.append(f"only {words} body words")
     kind_by_url = url_kind(url)
     if kind_by_url == "article":
-        score, _ = score + 1, signals.append("article URL")
+        score += 1
+        signals.append("article URL")
     elif kind_by_url in ("listing", "static"):
-        score, _ = score - 2, signals.append(f"{kind_by_url} URL")
+        score -= 2
+        signals.append(f"{kind_by_url} URL")
 
     is_article = score >= ARTICLE_SCORE and words >= MIN_ARTICLE_WORDS
     if is_article:
@@ -268,7 +281,7 @@ def _links(tags: _Tags, page_url: str) -> tuple[list[str], list[str]]:
         if not is_same_site(absolute, page_url):
             continue
         rels = [r.lower() for r in anchor.get("rel") or []]
-        label = " ".join([anchor.get_text(" ", strip=True), *anchor.get("class", [])])
+        label = " ".join([anchor.get_text(" ", strip=True), *(anchor.get("class") or [])])
         if "next" in rels or (_NEXT_WORDS.search(label) and url_kind(absolute) == "listing"):
             next_pages[absolute] = None
             continue

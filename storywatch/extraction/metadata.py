@@ -127,7 +127,7 @@ def read_metadata(soup: BeautifulSoup, url: str | None = None) -> PageMetadata:
     if not published and isinstance(ld.get("datePublished"), str):
         published, origin = ld["datePublished"], "json-ld"
     if not published:
-        tag = soup.find(attrs={"itemprop": "datePublished"})
+        tag = soup.find(None, attrs={"itemprop": "datePublished"})
         if isinstance(tag, Tag):
             value = tag.get("datetime") or tag.get("content")
             published, origin = (str(value), "itemprop") if value else (None, None)

@@ -20,9 +20,10 @@ def to_utc(value: str | datetime | time.struct_time | None) -> datetime | None:
         return datetime(*value[:6], tzinfo=UTC)
     if isinstance(value, str):
         try:
-            value = dateutil_parser.parse(value.strip())
+            parsed: datetime = dateutil_parser.parse(value.strip())
         except (ValueError, OverflowError):
             return None
+        value = parsed
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     try:

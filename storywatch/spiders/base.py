@@ -170,7 +170,7 @@ class NewsSpider(scrapy.Spider):
         return iter(())
 
     def parse_article(self, response: Response) -> Iterator[Any]:
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         if not isinstance(response, TextResponse) or (
             content_type and "html" not in content_type.lower()
         ):

@@ -24,7 +24,7 @@ class FeedSpider(NewsSpider):
     def parse(self, response: Response) -> Iterator[scrapy.Request]:
         if self.not_modified(response):
             return
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
         feed = parse_feed(response.body, response.url, content_type)
         if feed.error:
             self.crawler.stats.inc_value("storywatch/listings_failed")

@@ -130,8 +130,11 @@ class PrivateNetworkMiddleware:
             return []  # the download fails on the same lookup and reports it
         addresses = []
         for info in infos:
+            host_address = info[4][0]
+            if not isinstance(host_address, str):  # only AF_INET/AF_INET6 give addresses
+                continue
             try:
-                addresses.append(ipaddress.ip_address(info[4][0].split("%", 1)[0]))
+                addresses.append(ipaddress.ip_address(host_address.split("%", 1)[0]))
             except ValueError:
                 continue
         self.cache[host] = addresses

@@ -71,4 +71,5 @@ class SiteSpider(NewsSpider):
             if not self.url_allowed(url):
                 self.crawler.stats.inc_value("storywatch/entries_filtered")
                 continue
-            yield self.article_request(url, **{LINK_DEPTH_META: depth})
+            meta: dict[str, Any] = {LINK_DEPTH_META: depth}
+            yield self.article_request(url, **meta)

@@ -90,8 +90,8 @@ class SitemapSpider(NewsSpider):
         depth = response.meta.get("sitemap_depth", 0)
         if self.not_modified(response):
             stored = stored_validators(response)
-            for child in stored.children if stored else []:
-                yield from self._child(child, depth)
+            for child_url in stored.children if stored else []:
+                yield from self._child(child_url, depth)
             return
         sitemap = parse_sitemap(response.body, response.url)
         if sitemap.error:

@@ -132,7 +132,7 @@ class ItemRow:
 
 def items_query(
     *, topic: str | None = None, status: str = "all", since: datetime | None = None
-) -> Select[tuple[Item, Judgement]]:
+) -> Select[Item, Judgement]:
     """Items with their judgement for one topic (or every judgement when topic is None)."""
     on = Judgement.item_id == Item.id
     if topic is not None:
