@@ -9,11 +9,15 @@ translation re-says the seeds' facts, a follow-up brings new ones.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from storywatch.classify.relevance import Profile
 from storywatch.classify.text import Analysed, skeleton, skeletons
+
+# A year dates a report ("in October 2024"); it is not a figure of the story.
+_YEAR = re.compile(r"(19|20)\d\d")
 
 # Sentences with fewer content words say too little to count either way (datelines,
 # "Read more", a one-word quote).
@@ -82,6 +86,10 @@ def measure(
     for index in weights:
         if index not in lexically_uncovered or semantic.get(index, 0.0) >= semantic_min:
             covered += 1
+            # A sentence the seeds already say, but with another figure ("has now helped
+            # over 3,000" where the seeds said 2,000) is an update: its new numbers count.
+            anchors |= {a for a in new_anchors_in(item.sentence_anchors[index], profile, ignore)
+                        if a.startswith("#") and not _YEAR.fullmatch(a[1:])}
             continue
         uncovered_weight += weights[index]
         novel.append(item.sentences[index])
