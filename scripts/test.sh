@@ -15,6 +15,7 @@ if [ -z "${STORYWATCH_TEST_POSTGRES_URL:-}" ] && pg_isready -q -h 127.0.0.1 -p 5
 fi
 
 "$BIN/ruff" check storywatch tests benchmarks || exit 1
+"$BIN/mypy" || exit 1
 
 "$BIN/python" -m pytest "$@"
 status=$?
