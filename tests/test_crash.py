@@ -16,7 +16,13 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.faults.crawling import crawl_command, run_child, stored_items, write_config
-from tests.faults.killing import ItemCounter, after_items, after_seconds, kill_when
+from tests.faults.killing import (
+    ItemCounter,
+    after_items,
+    after_seconds,
+    kill_when,
+    skip_unless_slow_selected,
+)
 from tests.faults.server import FaultServer
 
 # Enough articles that a kill lands mid-crawl: about 3 s of crawling (50 ms each) locally.
@@ -25,12 +31,6 @@ CRASH_ARTICLES = 60
 QUICK_RUNS, SLOW_RUNS = 2, 25
 # Fixed seed: a failing run can be replayed; the run number varies the kill point.
 SEED = int(os.environ.get("STORYWATCH_CRASH_SEED", "20241009"))
-
-
-def _skip_unless_selected(request: pytest.FixtureRequest) -> None:
-    """The slow loops run only when asked for with -m slow (a few minutes each)."""
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow kill -9 loop: run with -m slow")
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_kill_9_loses_and_duplicates_nothing_postgres(
 @pytest.mark.timeout(1800)  # 25 runs of two crawls each, about 10 s per run
 def test_kill_9_loop_slow(server: FaultServer, tmp_path: Path,
                           request: pytest.FixtureRequest) -> None:
-    _skip_unless_selected(request)
+    skip_unless_slow_selected(request)
     figures = _loop(server, lambda d, _run: f"sqlite:///{d / 'sw.db'}", tmp_path, SLOW_RUNS,
                     "sqlite-slow")
     assert sum(f["killed"] for f in figures) >= SLOW_RUNS // 2
@@ -127,7 +127,7 @@ def test_kill_9_loop_slow(server: FaultServer, tmp_path: Path,
 @pytest.mark.timeout(1800)
 def test_kill_9_loop_slow_postgres(server: FaultServer, tmp_path: Path, postgres_url: str,
                                    request: pytest.FixtureRequest) -> None:
-    _skip_unless_selected(request)
+    skip_unless_slow_selected(request)
     def fresh(_workdir: Path, _run: int) -> str:
         _drop_tables(postgres_url)
         return postgres_url
