@@ -161,7 +161,7 @@ class Daemon:
         try:
             orphans = close_orphans(storage, datetime.now(UTC))
             if orphans:
-                log.warning("marked %d run(s) left unfinished by a previous daemon as failed",
+                log.warning("marked %d run(s) left unfinished by a previous daemon as killed",
                             orphans)
             self.runner = CrawlRunner(storage, self._runner_settings(config), self._command)
             self.scheduler = BackgroundScheduler(
