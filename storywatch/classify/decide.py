@@ -32,8 +32,8 @@ from storywatch.classify.text import analyse
 from storywatch.config import ClassifyConfig, TopicConfig
 from storywatch.normalise.dates import iso, utc_now
 from storywatch.normalise.text import content_hash
-from storywatch.storage.classify import upsert_judgement
 from storywatch.storage.models import Item, Judgement
+from storywatch.storage.repository import upsert_judgement
 
 # Reasons keep this many novel sentences, each cut to this many characters: enough to
 # see why, small enough for a JSON column read on every `storywatch items`.

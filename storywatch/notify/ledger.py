@@ -28,7 +28,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from storywatch.storage.notify import DigestDelivery
-from storywatch.storage.repository import _insert
+from storywatch.storage.repository import dialect_insert
 
 
 @cache
@@ -74,7 +74,7 @@ def claim(session: Session, *, subscriber_id: int, topic: str, item_ids: Iterabl
     # its compiled form and batches the rows, keeping RETURNING; compiling a fresh
     # multi-VALUES insert per digest cost more than the SMTP transaction (benchmarks/).
     table = DigestDelivery.__table__
-    statement = _insert(session, table)
+    statement = dialect_insert(session, table)
     statement = statement.on_conflict_do_update(
         index_elements=["subscriber_id", "item_id"],
         set_={

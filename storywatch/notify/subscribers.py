@@ -13,7 +13,7 @@ from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from storywatch.storage.notify import Subscriber, Subscription
-from storywatch.storage.repository import _insert
+from storywatch.storage.repository import dialect_insert
 
 EVERY = ("immediate", "daily", "weekly")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -122,7 +122,7 @@ def add_subscription(session: Session, email: str, topic: str, schedule: Schedul
     """Subscribe (or change the schedule of an existing subscription); True when new."""
     email = normalise_email(email)
     session.execute(
-        _insert(session, Subscriber).values(email=email, created_at=now)
+        dialect_insert(session, Subscriber).values(email=email, created_at=now)
         .on_conflict_do_nothing(index_elements=["email"])
     )
     subscriber_id = session.execute(
@@ -131,7 +131,7 @@ def add_subscription(session: Session, email: str, topic: str, schedule: Schedul
     values = {"subscriber_id": subscriber_id, "topic": topic, "every": schedule.every,
               "at": schedule.at, "weekday": schedule.weekday, "tz": schedule.tz,
               "created_at": now}
-    statement = _insert(session, Subscription).values(**values)
+    statement = dialect_insert(session, Subscription).values(**values)
     created = session.execute(
         statement.on_conflict_do_nothing(index_elements=["subscriber_id", "topic"])
         .returning(Subscription.id)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from storywatch.normalise.dates import utc_now
 from storywatch.storage.notify import NotifySecret
-from storywatch.storage.repository import _insert
+from storywatch.storage.repository import dialect_insert
 
 SECRET_ENV = "STORYWATCH_SECRET"
 _SECRET_NAME = "unsubscribe"
@@ -42,7 +42,7 @@ def signing_secret(session: Session) -> str:
         return from_env
     # 32 random bytes: the HMAC key length that SHA-256 (itsdangerous' default) is built for.
     session.execute(
-        _insert(session, NotifySecret)
+        dialect_insert(session, NotifySecret)
         .values(name=_SECRET_NAME, value=secrets.token_urlsafe(32), created_at=utc_now())
         .on_conflict_do_nothing(index_elements=["name"])
     )

@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 
 import psutil
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from storywatch.storage import Storage
 from storywatch.storage.daemon import DaemonLease
+from storywatch.storage.repository import dialect_insert
 
 LEASE_NAME = "daemon"
 # A lease is dead after this many missed heartbeats: one late renewal (a slow disk, a
@@ -110,8 +110,7 @@ class Lease:
         values = {"name": LEASE_NAME, "owner": self.owner, "host": self.host, "pid": self.pid,
                   "started_at": now, "heartbeat_at": now, "expires_at": now + self.ttl}
         with self.storage.session() as session:
-            dialect = session.get_bind().dialect.name
-            insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(DaemonLease)
+            insert = dialect_insert(session, DaemonLease)
             takeable = (DaemonLease.expires_at < now) | (DaemonLease.owner == self.owner)
             if steal is not None:
                 takeable = takeable | (DaemonLease.owner == steal)

@@ -8,13 +8,11 @@ grow with the number of stored items (benchmarks/near_copies.py measures both).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, bindparam
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
-from storywatch.storage.models import URL_LENGTH, Base, Judgement
+from storywatch.storage.models import URL_LENGTH, Base
 
 
 class NearCopyBand(Base):
@@ -38,27 +36,3 @@ class SeedPage(Base):
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(8))
     fetched_at: Mapped[datetime]
-
-
-_JUDGEMENT_COLUMNS = ("item_id", "topic", "status", "decided_at", "duplicate_of", "cluster_id",
-                      "relevance", "novelty", "reasons")
-_UPSERTS: dict[str, Any] = {}
-
-
-def upsert_judgement(session: Session, values: dict[str, Any]) -> None:
-    """repository.save_judgement's upsert, with the statement built once per dialect: the
-    classifier writes one per item and topic, and rebuilding the statement cost more
-    than executing it (benchmarks/classify_throughput.py)."""
-    dialect = session.get_bind().dialect.name
-    statement = _UPSERTS.get(dialect)
-    if statement is None:
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Judgement)
-        insert = insert.values({c: bindparam(c, type_=Judgement.__table__.c[c].type)
-                                for c in _JUDGEMENT_COLUMNS})
-        statement = insert.on_conflict_do_update(
-            index_elements=["item_id", "topic"],
-            set_={c: insert.excluded[c] for c in _JUDGEMENT_COLUMNS
-                  if c not in ("item_id", "topic")},
-        )
-        _UPSERTS[dialect] = statement
-    session.connection().execute(statement, values)

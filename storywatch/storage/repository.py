@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,8 @@ from storywatch.normalise.item import NewsItem
 from storywatch.storage.models import Item, ItemUrl, Judgement
 
 
-def _insert(session: Session, table: Any) -> Any:
+def dialect_insert(session: Session, table: Any) -> Any:
+    """An INSERT with on_conflict_do_* for the session's backend (SQLite or PostgreSQL)."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
@@ -40,7 +41,7 @@ def save_item(session: Session, item: NewsItem) -> SavedItem:
     """Store the item unless its canonical URL is known; record all its URL forms."""
     values = {name: getattr(item, name) for name in ITEM_COLUMNS}
     inserted = session.execute(
-        _insert(session, Item)
+        dialect_insert(session, Item)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["canonical_url"])
         .returning(Item.id)
@@ -58,7 +59,9 @@ def remember_urls(session: Session, item_id: int, urls: Iterable[str]) -> None:
     rows = [{"url": url, "item_id": item_id} for url in dict.fromkeys(urls) if url]
     if rows:
         session.execute(
-            _insert(session, ItemUrl).values(rows).on_conflict_do_nothing(index_elements=["url"])
+            dialect_insert(session, ItemUrl)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["url"])
         )
 
 
@@ -86,24 +89,35 @@ def save_judgement(
     reasons: dict[str, Any] | None = None,
 ) -> None:
     """Insert or replace the judgement of (item, topic): re-scoring overwrites in place."""
-    values = {
-        "item_id": item_id,
-        "topic": topic,
-        "status": status,
-        "decided_at": decided_at,
-        "duplicate_of": duplicate_of,
-        "cluster_id": cluster_id,
-        "relevance": relevance,
-        "novelty": novelty,
-        "reasons": reasons or {},
-    }
-    statement = _insert(session, Judgement).values(**values)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["item_id", "topic"],
-            set_={k: statement.excluded[k] for k in values if k not in ("item_id", "topic")},
+    upsert_judgement(session, {
+        "item_id": item_id, "topic": topic, "status": status, "decided_at": decided_at,
+        "duplicate_of": duplicate_of, "cluster_id": cluster_id, "relevance": relevance,
+        "novelty": novelty, "reasons": reasons or {},
+    })
+
+
+_JUDGEMENT_COLUMNS = ("item_id", "topic", "status", "decided_at", "duplicate_of", "cluster_id",
+                      "relevance", "novelty", "reasons")
+# One compiled upsert per backend: the classifier writes one judgement per item and topic,
+# and rebuilding the statement cost more than executing it (benchmarks/classify_throughput.py).
+_JUDGEMENT_UPSERTS: dict[str, Any] = {}
+
+
+def upsert_judgement(session: Session, values: dict[str, Any]) -> None:
+    """save_judgement with the values as one dict (every column of _JUDGEMENT_COLUMNS)."""
+    dialect = session.get_bind().dialect.name
+    statement = _JUDGEMENT_UPSERTS.get(dialect)
+    if statement is None:
+        insert = dialect_insert(session, Judgement).values(
+            {c: bindparam(c, type_=Judgement.__table__.c[c].type) for c in _JUDGEMENT_COLUMNS}
         )
-    )
+        statement = insert.on_conflict_do_update(
+            index_elements=["item_id", "topic"],
+            set_={c: insert.excluded[c] for c in _JUDGEMENT_COLUMNS
+                  if c not in ("item_id", "topic")},
+        )
+        _JUDGEMENT_UPSERTS[dialect] = statement
+    session.connection().execute(statement, values)
 
 
 @dataclass

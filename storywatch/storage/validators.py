@@ -15,7 +15,7 @@ from sqlalchemy import JSON, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storywatch.storage.models import URL_LENGTH, Base
-from storywatch.storage.repository import _insert
+from storywatch.storage.repository import dialect_insert
 
 
 class HttpValidator(Base):
@@ -54,7 +54,7 @@ def save_validators(session: Session, url: str, validators: Validators, at: date
         "children": list(validators.children),
         "updated_at": at,
     }
-    statement = _insert(session, HttpValidator).values(**values)
+    statement = dialect_insert(session, HttpValidator).values(**values)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["url"],
