@@ -13,11 +13,12 @@ from storywatch.storage import Storage, open_storage
 
 def crawler_config(crawler: Crawler) -> Config:
     """The config given by `run_crawl`, or (under plain `scrapy crawl`) the usual lookup."""
-    config = crawler.settings.get("STORYWATCH_CONFIG")
-    if not isinstance(config, Config):
-        config = load_config(crawler.settings.get("STORYWATCH_CONFIG_PATH"))
-        crawler.settings.frozen = False
-        crawler.settings.set("STORYWATCH_CONFIG", config, priority="cmdline")
+    config = getattr(crawler, "_storywatch_config", None)
+    if config is None:
+        config = crawler.settings.get("STORYWATCH_CONFIG")
+        if not isinstance(config, Config):
+            config = load_config(crawler.settings.get("STORYWATCH_CONFIG_PATH"))
+        crawler._storywatch_config = config  # type: ignore[attr-defined]
     return config
 
 

@@ -157,12 +157,13 @@ class GuardedResolver(CachingThreadedResolver):
     @classmethod
     def from_crawler(cls, crawler: Any, reactor: Any) -> GuardedResolver:
         resolver = super().from_crawler(crawler, reactor)
-        config = crawler.settings.get("STORYWATCH_CONFIG")
-        if config is not None:
-            resolver.enabled = not config.crawl.allow_private_networks
-            resolver.allowed_names = frozenset(
-                host.rsplit(":", 1)[0].strip("[]") for host in config.crawl.allowed_hosts
-            )
+        # The same config lookup as every other component, so the guard is on under plain
+        # `scrapy crawl` too (it used to read only the config that run_crawl put in settings).
+        config = crawler_config(crawler)
+        resolver.enabled = not config.crawl.allow_private_networks
+        resolver.allowed_names = frozenset(
+            host.rsplit(":", 1)[0].strip("[]") for host in config.crawl.allowed_hosts
+        )
         return resolver
 
     def getHostByName(self, name: str, timeout: Any = ()) -> Any:
