@@ -18,7 +18,7 @@ from sqlalchemy import select
 from storywatch.config import ConfigError, load_config
 from storywatch.normalise.dates import utc_now
 from storywatch.notify import send_due_digests
-from storywatch.notify.digest import build_digest, lead_of, one_line
+from storywatch.notify.digest import Digest, build_digest, lead_of, one_line
 from storywatch.notify.ledger import claim, ledger_counts, mark, reconcile
 from storywatch.notify.render import render_digest
 from storywatch.notify.subscribers import Schedule, add_subscription, list_subscriptions
@@ -85,13 +85,18 @@ def tags_and_urls(html: str) -> tuple[set[str], list[str]]:
 # ---- selection and grouping -----------------------------------------------------------
 
 
+def last_day_digest(storage: Storage, tz: str = "UTC", max_items: int = 50) -> Digest | None:
+    """Ana's digest of the follow-ups stored in the last day."""
+    with storage.session() as session:
+        return build_digest(session, topic=TOPIC, email=ANA, tz=tz,
+                            since=utc_now() - timedelta(days=1), subscriber_id=None,
+                            max_items=max_items, lead_chars=320)
+
+
 def test_digest_holds_followups_grouped_by_cluster_newest_first(database_url: str) -> None:
     storage = open_storage(database_url)
     ids = store(storage)
-    with storage.session() as session:
-        digest = build_digest(session, topic=TOPIC, email=ANA, tz="Europe/Paris",
-                              since=utc_now() - timedelta(days=1), subscriber_id=None,
-                              max_items=50, lead_chars=320)
+    digest = last_day_digest(storage, tz="Europe/Paris")
     assert digest is not None
     # network (30 h), hostile (20 h), visas (0 h, with visas-2 folded in): newest first.
     assert [e.primary.item_id for e in digest.entries] == [ids["network"], ids["hostile"],
@@ -110,10 +115,7 @@ def test_digest_holds_followups_grouped_by_cluster_newest_first(database_url: st
 def test_max_items_holds_back_the_older_rest(database_url: str) -> None:
     storage = open_storage(database_url)
     store(storage)
-    with storage.session() as session:
-        digest = build_digest(session, topic=TOPIC, email=ANA, tz="UTC",
-                              since=utc_now() - timedelta(days=1), subscriber_id=None,
-                              max_items=2, lead_chars=320)
+    digest = last_day_digest(storage, max_items=2)
     assert digest is not None and len(digest.entries) == 2 and digest.held_back == 1
     rendered = render_digest(digest, unsubscribe_url=None, schedule="immediate")
     assert "1 more development waits for your next digest" in rendered.text
@@ -135,10 +137,7 @@ def test_lead_is_whole_first_sentences_within_the_limit() -> None:
 def test_rendering_keeps_scraped_text_harmless(database_url: str) -> None:
     storage = open_storage(database_url)
     store(storage)
-    with storage.session() as session:
-        digest = build_digest(session, topic=TOPIC, email=ANA, tz="UTC",
-                              since=utc_now() - timedelta(days=1), subscriber_id=None,
-                              max_items=50, lead_chars=320)
+    digest = last_day_digest(storage)
     assert digest is not None
     rendered = render_digest(digest, unsubscribe_url="https://watch.example.org/u?token=t",
                              schedule="immediate")
