@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.newsgen import headline, paragraphs
 from storywatch.demo.server import FixtureServer
 from storywatch.demo.site import Page
 
@@ -36,33 +37,10 @@ REPO = Path(__file__).resolve().parent.parent
 TEASERS_PER_PAGE = 50  # a typical "latest" page; 2,000 articles make 40 listing pages
 ENTRIES_PER_SITEMAP = 500  # news sitemaps are usually split well below the 50,000 cap
 
-# Our own vocabulary for synthetic prose: plain municipal-news sentences.
-_WHO = ["The harbour board", "A district court", "The transport office", "Parents' groups",
-        "The water utility", "Council auditors", "A cycling club", "The county archive",
-        "Two bakeries", "The fire brigade", "A housing cooperative", "The weather service"]
-_DID = ["published", "contested", "delayed", "adopted", "revised", "praised", "examined",
-        "opposed", "funded", "paused", "signed", "summarised"]
-_WHAT = ["a timetable for the ferry crossing", "new opening hours for the pools",
-         "the plan to replant the avenue", "a survey of flooded cellars",
-         "a lease for the old tram depot", "the cost of repaving the market square",
-         "an offer to buy the disused mill", "rules for parking near schools",
-         "a grant for the winter shelter", "the route of the spring marathon"]
-_WHEN = ["on Monday", "late on Thursday", "after a public hearing", "in a short statement",
-         "before the summer recess", "at an evening meeting", "despite a petition"]
-
-
-def _sentence(rng: random.Random) -> str:
-    return (f"{rng.choice(_WHO)} {rng.choice(_DID)} {rng.choice(_WHAT)} {rng.choice(_WHEN)},"
-            f" and {rng.randint(3, 4000)} residents were consulted.")
-
-
 def article_html(base: str, path: str, n: int, published: datetime, related: list[str],
                  rng: random.Random) -> bytes:
-    title = f"Item {n}: {rng.choice(_WHO)} {rng.choice(_DID)} {rng.choice(_WHAT)}"
-    paragraphs = "\n".join(
-        f"<p>{escape(' '.join(_sentence(rng) for _ in range(rng.randint(3, 5))))}</p>"
-        for _ in range(rng.randint(5, 8))
-    )
+    title = headline(f"Item {n}", rng)
+    body = "\n".join(f"<p>{escape(p)}</p>" for p in paragraphs(rng, (5, 8)))
     links = "".join(f'<li><a href="{base}{r}">Related {k}</a></li>' for k, r in enumerate(related))
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{escape(title)} | Bench Gazette</title>
@@ -71,7 +49,7 @@ def article_html(base: str, path: str, n: int, published: datetime, related: lis
 <link rel="canonical" href="{base}{path}"></head><body>
 <header><nav><a href="{base}/s/">Home</a> <a href="{base}/section/city/">City</a>
 <a href="{base}/about.html">About</a></nav></header>
-<main><article><h1>{escape(title)}</h1>{paragraphs}</article>
+<main><article><h1>{escape(title)}</h1>{body}</article>
 <aside><h2>Related</h2><ul>{links}</ul></aside></main>
 <footer><a href="{base}/contact.html">Contact</a></footer></body></html>""".encode()
 

@@ -31,14 +31,23 @@ def sentence(rng: random.Random) -> str:
             f"{rng.choice(_TAILS)}, with {figure} people affected.")
 
 
+def headline(prefix: str, rng: random.Random) -> str:
+    return f"{prefix}: {rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}"
+
+
+def paragraphs(rng: random.Random, count: tuple[int, int] = (5, 9)) -> list[str]:
+    """Article body: 5-9 paragraphs of 3-5 sentences, the length of a short news story."""
+    return [" ".join(sentence(rng) for _ in range(rng.randint(3, 5)))
+            for _ in range(rng.randint(*count))]
+
+
 def article_page(n: int, base_url: str, rng: random.Random) -> tuple[str, str, datetime]:
     """(path, html, published) of article n: nav, cookie banner, comments, related links."""
     published = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=37 * n)
-    title = f"Report {n}: {rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}"
-    paragraphs = [" ".join(sentence(rng) for _ in range(rng.randint(3, 5)))
-                  for _ in range(rng.randint(5, 9))]
+    title = headline(f"Report {n}", rng)
+    body_paragraphs = paragraphs(rng)
     path = f"/news/{published:%Y/%m}/report-{n}.html"
-    body = "\n".join(f"<p>{escape(p)}</p>" for p in paragraphs)
+    body = "\n".join(f"<p>{escape(p)}</p>" for p in body_paragraphs)
     related = "".join(f'<li><a href="/news/related-{n}-{k}.html">Related story {k}</a></li>'
                       for k in range(5))
     html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
