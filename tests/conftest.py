@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 POSTGRES_URL = os.environ.get("STORYWATCH_TEST_POSTGRES_URL")
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,6 +42,20 @@ def run_cli(*args: str, config: Path | None = None, env: dict[str, str] | None =
     done = subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout,
                           env=full_env, cwd=cwd or REPO)
     return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def wait_until(check: Callable[[], T], what: str, timeout: float = 90.0,
+               log: Path | None = None) -> T:
+    """Poll `check` until it returns something truthy; fail naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}\n{tail}")
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

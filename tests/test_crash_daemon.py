@@ -28,6 +28,7 @@ from storywatch.scheduler.lock import read_lease
 from storywatch.scheduler.runs import DAEMON_DIED
 from storywatch.storage import open_storage
 from storywatch.storage.daemon import FAILED, KILLED, OK
+from tests.conftest import wait_until
 from tests.faults.crawling import stored_items
 from tests.faults.killing import (
     ItemCounter,
@@ -47,7 +48,6 @@ from tests.test_daemon import (
     all_runs,
     assert_no_half_written_rows,
     daemons,
-    wait_until,
     write_config,
 )
 

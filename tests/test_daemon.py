@@ -17,9 +17,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psutil
 import pytest
@@ -29,28 +29,13 @@ from storywatch.demo.server import FixtureServer
 from storywatch.storage import Storage, open_storage
 from storywatch.storage.daemon import CrawlRun, DaemonLease
 from storywatch.storage.models import Item
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, wait_until
 
-T = TypeVar("T")
 # Long enough for several child starts on a loaded CI machine; a pass is much faster.
 DEADLINE = 90.0
 
 _jobs = Table("apscheduler_jobs", MetaData(), Column("id", Unicode(191), primary_key=True),
               Column("next_run_time", Float(25)))
-
-
-def wait_until(check: Callable[[], T], what: str, timeout: float = DEADLINE,
-               log: Path | None = None) -> T:
-    """Poll `check` until it returns something truthy; fail naming `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}\n{tail}")
-        time.sleep(0.1)
 
 
 def free_port() -> int:
