@@ -2,10 +2,10 @@
 
 The database is filled with N stored items (synthetic news-like texts, their near-copy
 bands and judgements), then corpus items are judged one by one, each in its own
-transaction, through the same code the crawl uses. Default install (no semantic model)
-and, with --semantic, the wordllama layer.
+transaction, through the same code the crawl uses (the learned decision over multilingual
+embeddings: the default install). Peak RSS of the process is printed at the end.
 
-    python benchmarks/classify_throughput.py [--stored 100000] [--judge 500] [--semantic]
+    python benchmarks/classify_throughput.py [--stored 100000] [--judge 500]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -36,7 +37,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stored", type=int, default=100_000)
     parser.add_argument("--judge", type=int, default=500)
-    parser.add_argument("--semantic", action="store_true")
     args = parser.parse_args()
     records = [json.loads(line) for name in ("rewrites", "followups", "offtopic")
                for line in (EVAL / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -44,7 +44,7 @@ def main() -> None:
     rng = random.Random(3)
     config = Config(topics=[TopicConfig(name="t", seeds=[str(EVAL / "seeds" / "seed-a.txt"),
                                                          str(EVAL / "seeds" / "seed-b.html")])],
-                    classify=ClassifyConfig(semantic=args.semantic))
+                    classify=ClassifyConfig())
     with tempfile.TemporaryDirectory() as tmp:
         storage = open_storage(f"sqlite:///{Path(tmp) / 'bench.db'}")
         start = time.perf_counter()
@@ -97,12 +97,13 @@ def main() -> None:
                 judging += time.perf_counter() - started
                 judged += 1
         elapsed = time.perf_counter() - start
-        layer = "semantic on" if args.semantic else "default install (lexical)"
-        print(f"{judged} items, {layer}, {args.stored} stored items in the window:")
+        print(f"{judged} items, {args.stored} stored items in the window:")
         print(f"  judging (all layers + near-copy index write): {judged / judging:.0f} items/s "
               f"({judging / judged * 1000:.1f} ms/item)")
         print(f"  store + judge + commit, one transaction per item: {judged / elapsed:.0f} "
               f"items/s")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"  peak RSS of the judging process: {peak:.0f} MB")
         storage.dispose()
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import timedelta
+import warnings
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -108,6 +109,10 @@ class TopicConfig(_Section):
     seeds: list[str] = Field(min_length=1)
     keywords: list[str] = []
     description: str | None = None
+    # When the seed event happened (UTC day). Taken from the seeds' own publication dates
+    # when they are pages; give it for text seeds: whether an item came days or months
+    # after the event is part of telling a rewrite from a follow-up.
+    event_date: date | None = None
 
 
 _URL = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
@@ -167,22 +172,53 @@ class SourceConfig(_Section):
         return self
 
 
-class ClassifyConfig(_Section):
-    """Thresholds of the classifier; the defaults and the figures behind them are in
-    docs/classification.md."""
+# Fields of the hand-tuned classifier (before the learned decision of 2026-11-30). A
+# config that still sets them loads, with a warning, instead of failing: they no longer
+# act, the learned weights decide (docs/classification.md).
+RETIRED_CLASSIFY_FIELDS = (
+    "relevance_min", "novelty_min", "new_anchors_min", "new_anchors_min_with_novelty",
+    "new_anchors_min_cross_lingual", "coverage_min", "semantic", "semantic_cover_min",
+    "background_window",
+)
 
-    relevance_min: float = Field(default=0.15, ge=0, le=1)
-    novelty_min: float = Field(default=0.6, ge=0, le=1)
-    new_anchors_min: int = Field(default=3, ge=1)
-    new_anchors_min_with_novelty: int = Field(default=1, ge=0)
-    new_anchors_min_cross_lingual: int = Field(default=2, ge=1)
-    coverage_min: float = Field(default=0.5, gt=0, le=1)
-    semantic: bool = True
-    semantic_cover_min: float = Field(default=0.9, gt=0, le=1)
+
+class ClassifyConfig(_Section):
+    """How the learned decision is applied; docs/classification.md has the figures."""
+
+    # Weights of the decision (JSON written by benchmarks/train_decision.py); default:
+    # the ones shipped in the package, trained on the real cross-story corpus.
+    model: Path | None = None
+    # Shifts, in log-odds, of the two stages: > 0 makes the topic wider (more items on
+    # topic) or follow-ups easier; < 0 stricter. 0 is what the cross-story figures measure.
+    topic_bias: float = Field(default=0.0, ge=-10, le=10)
+    novelty_bias: float = Field(default=0.0, ge=-10, le=10)
     cluster_anchors_min: int = Field(default=2, ge=1)
     cluster_overlap_min: float = Field(default=0.5, gt=0, le=1)
     cluster_window: Duration = timedelta(days=21)
-    background_window: Duration = timedelta(days=30)
+    retired: list[str] = Field(default_factory=list, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retire_old_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(k in data for k in RETIRED_CLASSIFY_FIELDS):
+            data = dict(data)
+            data["retired"] = [k for k in RETIRED_CLASSIFY_FIELDS if k in data]
+            for key in data["retired"]:
+                del data[key]
+        return data
+
+    @model_validator(mode="after")
+    def _warn_retired(self) -> ClassifyConfig:
+        if self.retired:
+            warnings.warn(
+                f"[classify] {', '.join(self.retired)} no longer act(s): the decision is "
+                "learned (see docs/classification.md); use topic_bias / novelty_bias",
+                RetiredSettingWarning, stacklevel=2)
+        return self
+
+
+class RetiredSettingWarning(UserWarning):
+    """A config field that no longer has an effect."""
 
 
 class SmtpConfig(_Section):
@@ -347,6 +383,8 @@ def _resolve_relative(config: Config, base: Path) -> Config:
             seed if _URL.match(seed) or Path(seed).is_absolute() else str(base / seed)
             for seed in topic.seeds
         ]
+    if config.classify.model is not None and not config.classify.model.is_absolute():
+        config.classify.model = base / config.classify.model
     url = config.storage.url
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         relative = url.removeprefix("sqlite:///")

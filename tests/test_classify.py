@@ -200,11 +200,22 @@ def test_txt_seed_title_is_the_first_line_and_bad_seeds_are_clear(tmp_path: Path
 
 def test_classify_section_rejects_unknown_fields(tmp_path: Path) -> None:
     path = tmp_path / "storywatch.toml"
-    path.write_text("[classify]\nrelevance_min = 0.2\nnovelty_minimum = 0.5\n")
+    path.write_text("[classify]\ntopic_bias = 0.5\nnovelty_minimum = 0.5\n")
     with pytest.raises(ConfigError, match=r"classify\.novelty_minimum"):
         load_config(path)
-    path.write_text("[classify]\nrelevance_min = 0.2\n")
-    assert load_config(path).classify.relevance_min == 0.2
+    path.write_text("[classify]\ntopic_bias = 0.5\n")
+    assert load_config(path).classify.topic_bias == 0.5
+
+
+def test_retired_thresholds_load_with_a_warning_and_do_nothing(tmp_path: Path) -> None:
+    from storywatch.config import RetiredSettingWarning
+
+    path = tmp_path / "storywatch.toml"
+    path.write_text("[classify]\nrelevance_min = 0.2\nnew_anchors_min = 4\n")
+    with pytest.warns(RetiredSettingWarning, match="relevance_min, new_anchors_min"):
+        config = load_config(path)
+    assert config.classify.retired == ["relevance_min", "new_anchors_min"]
+    assert not hasattr(config.classify, "relevance_min")
 
 
 def test_clusters_join_reports_of_one_development_not_passing_mentions() -> None:
@@ -226,14 +237,23 @@ def test_clusters_join_reports_of_one_development_not_passing_mentions() -> None
     assert index.match({"#40", "@blsv", "@lmt"}, day + timedelta(days=150)) is None
 
 
-def test_semantic_model_loads_from_the_package_without_network() -> None:
-    from storywatch.classify.semantic import load_semantic
+def test_multilingual_embeddings_load_from_the_package_without_network(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
 
-    model = load_semantic()
-    if model is None:
-        pytest.skip("the semantic extra (wordllama) is not installed")
+    from storywatch.classify.embeddings import Embedder, load_embedder
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the embedder tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    load_embedder.cache_clear()
+    model = load_embedder()
+    assert isinstance(model, Embedder)
     vectors = model.embed(["Six Russian deserters given French visas",
-                           "France grants visas to six Russian army deserters",
-                           "Storm floods Welsh town as river bursts its banks"])
+                           "Sechs russische Deserteure erhalten französische Visa",
+                           "Storm floods Welsh town as river bursts its banks", ""])
     assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
+    # A translation lands closer than an unrelated sentence in the seeds' own language.
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+    assert not vectors[3].any()  # an empty text is a zero row, not an error

@@ -1,13 +1,18 @@
-"""Evaluation gate: the classifier on the labelled corpus must not fall below its floors.
+"""Evaluation gate: the classifier on the self-written corpus must not fall below its floors.
 
-The baseline (tests/data/eval/baseline.json) records the last measured figures; a change
-that lowers a class's F1 by more than the tolerance fails here even when the floors
-still hold, so a regression is seen when it happens, not at the next release.
+The corpus is our own texts about the demo story; the shipped weights were trained on it
+together with the real cross-story corpus, so these are training figures, held here as a
+regression test (the figures that say how the decision generalises are the cross-story
+ones, benchmarks/cross_story.py, in docs/classification.md). The baseline
+(tests/data/eval/baseline.json) records the last measured figures; a change that lowers a
+class's F1 by more than the tolerance fails here even when the floors still hold, so a
+regression is seen when it happens, not at the next release.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -23,8 +28,9 @@ F1_TOLERANCE = 0.03
 @pytest.fixture(scope="module")
 def report() -> Report:
     records = read_labelled(sorted(EVAL.glob("*.jsonl")))
+    # The story's seed event: its seeds are text files, which carry no date of their own.
     return evaluate(records, [str(EVAL / "seeds" / "seed-a.txt"),
-                              str(EVAL / "seeds" / "seed-b.html")])
+                              str(EVAL / "seeds" / "seed-b.html")], event_date=date(2024, 10, 9))
 
 
 def test_floors(report: Report) -> None:
@@ -47,7 +53,12 @@ def test_no_syndicated_copy_is_ever_a_second_followup(report: Report) -> None:
         if outcome.record.get("kind") == "syndicated-followup":
             original = next(o for o in report.outcomes
                             if o.record["id"] == outcome.record["duplicate_of"])
-            assert outcome.duplicate_of == original.record["url"]
+            # A copy takes its original's verdict: a duplicate of it when it is a
+            # follow-up, off-topic with it when the original was (wrongly) judged so.
+            if original.status == "followup":
+                assert outcome.duplicate_of == original.record["url"]
+            else:
+                assert outcome.status == original.status
 
 
 def test_no_regression_against_the_baseline(report: Report) -> None:

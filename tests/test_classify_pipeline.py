@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,8 @@ def _config(database_url: str, tmp_path: Path) -> Config:
         seeds.append(str(tmp_path / name))
     return Config.model_validate({
         "storage": {"url": database_url},
-        "topics": [TopicConfig(name="deserters", seeds=seeds),
+        # The fixture story's seed event (text seeds carry no date of their own).
+        "topics": [TopicConfig(name="deserters", seeds=seeds, event_date=date(2024, 10, 9)),
                    TopicConfig(name="other", seeds=[seeds[1]])],
         "sources": [SourceConfig(name="wire", url="https://wire.example/feed",
                                  topics=["deserters"])],
@@ -117,7 +119,8 @@ def test_explain_rescore_and_eval_from_the_command_line(database_url: str,
     path.write_text(
         f'[storage]\nurl = "{database_url}"\n'
         '[[topics]]\nname = "deserters"\nseeds = ["seed-a.txt", "seed-b.html"]\n'
-        '[classify]\nrelevance_min = 0.15\n', encoding="utf-8")
+        'event_date = 2024-10-09\n'
+        '[classify]\ntopic_bias = 0\n', encoding="utf-8")
     url = _records("fu-013")[0]["url"]
     before = run_cli("explain", url, config=path)
     assert before.code == 0 and "not judged yet" in before.stdout
@@ -126,7 +129,7 @@ def test_explain_rescore_and_eval_from_the_command_line(database_url: str,
     assert "judged 3 items" in done.stdout
     after = run_cli("explain", url, "--topic", "deserters", config=path)
     assert after.code == 0, after.stderr
-    assert "FOLLOWUP" in after.stdout and "new_anchors" in after.stdout
+    assert "FOLLOWUP" in after.stdout and "probabilities" in after.stdout
     copy = run_cli("explain", _records("fc-004")[0]["url"], config=path)
     assert "DUPLICATE of " + url in copy.stdout and "near-copy" in copy.stdout
     items = run_cli("items", "--format", "jsonl", config=path)
@@ -174,7 +177,7 @@ def test_rescore_rejudges_stored_items_after_a_threshold_change(tmp_path: Path) 
 
     before = statuses()
     assert before[_records("fu-005")[0]["url"]] == "followup"
-    strict = config.model_copy(update={"classify": ClassifyConfig(relevance_min=0.6)})
+    strict = config.model_copy(update={"classify": ClassifyConfig(topic_bias=-10)})
     assert Classifier(strict).rescore(storage, topic="deserters") == 3
     after = statuses()
     assert after[_records("fu-005")[0]["url"]] == "offtopic"

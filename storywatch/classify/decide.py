@@ -4,18 +4,24 @@ Layers, first match wins, and the reasons name the layer that decided:
   1. url        the item IS a seed (same canonical URL)
   2. hash       same normalised body as a seed or an earlier stored item
   3. near-copy  syndicated / lightly edited / truncated copy of a seed or earlier item
-  4. relevance  not about the story's core (or only near it) -> offtopic
-  5. novelty    on topic but re-says the seeds (paraphrase, translation) -> duplicate
-  6. followup   on topic and new; grouped with earlier reports of the same development
+  4. model      the learned decision (storywatch.classify.model) over the signals of
+                storywatch.classify.features: off-topic, the seed story again
+                (paraphrase, translation), or a follow-up; a follow-up is grouped with
+                earlier reports of the same development (clusters)
 A copy of an earlier item takes that item's verdict: a copy of a follow-up is a duplicate
 of the follow-up, a copy of a duplicate is a duplicate of the same original, a copy of an
 off-topic item is off-topic.
+
+What the topic knows beyond its seeds lives in the database, not in this object: the
+accepted follow-ups (for the `followup_sim` signal and for clusters) and the human labels
+(corrections) are read back incrementally before each judgement, so every process that
+judges the topic sees the same state.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -24,15 +30,14 @@ from sqlalchemy.orm import Session
 
 from storywatch.classify import near_copies
 from storywatch.classify.clusters import ClusterIndex, Development, new_cluster_id
-from storywatch.classify.novelty import measure
-from storywatch.classify.relevance import Background, build_profile, score
+from storywatch.classify.embeddings import Embedder
+from storywatch.classify.features import Reference, TextView, signals, view
+from storywatch.classify.model import Calibration, DecisionModel
 from storywatch.classify.seeds import Seed
-from storywatch.classify.semantic import SemanticModel
-from storywatch.classify.text import analyse
 from storywatch.config import ClassifyConfig, TopicConfig
 from storywatch.normalise.dates import iso, utc_now
 from storywatch.normalise.text import content_hash
-from storywatch.storage.models import Item, Judgement
+from storywatch.storage.models import Item, Judgement, Label
 from storywatch.storage.repository import upsert_judgement
 
 # Reasons keep this many novel sentences, each cut to this many characters: enough to
@@ -49,6 +54,7 @@ class Decision:
     cluster_id: str | None = None
     relevance: float | None = None
     novelty: float | None = None
+    confidence: float | None = None
     reasons: dict[str, Any] = field(default_factory=dict)
 
 
@@ -68,6 +74,32 @@ _JUDGEMENT_OF = (
     .join(Item, Item.id == Judgement.item_id)
     .where(Judgement.item_id == bindparam("item"), Judgement.topic == bindparam("topic"))
 )
+_NEW_FOLLOWUPS = (
+    select(Judgement.id, Judgement.cluster_id, Judgement.reasons, Item.id, Item.canonical_url,
+           Item.published_at, Item.title, Item.text, Item.language)
+    .join(Item, Item.id == Judgement.item_id)
+    .where(Judgement.topic == bindparam("topic"), Judgement.status == "followup",
+           Judgement.id > bindparam("after"))
+    .order_by(Judgement.id)
+)
+_NEW_SEED_REPORTS = (
+    select(Judgement.id, Item.published_at)
+    .join(Item, Item.id == Judgement.item_id)
+    .where(Judgement.topic == bindparam("topic"), Judgement.status == "duplicate",
+           Judgement.duplicate_of.in_(bindparam("seeds", expanding=True)),
+           Judgement.id > bindparam("after"))
+    .order_by(Judgement.id)
+)
+# Reports of the seed event needed before their median date stands for the event's
+# date: one or two could be a late rewrite; three make a middle value.
+EVENT_DATE_REPORTS = 3
+_NEW_LABELS = (
+    select(Label.id, Label.status, Item.id, Item.canonical_url, Item.published_at, Item.title,
+           Item.text, Item.language, Item.source, Item.authors)
+    .join(Item, Item.id == Label.item_id)
+    .where(Label.topic == bindparam("topic"), Label.id > bindparam("after"))
+    .order_by(Label.id)
+)
 
 
 @dataclass
@@ -76,6 +108,7 @@ class ItemFeatures:
 
     shingles: set[str]
     band_keys: list[int]
+    view: TextView | None = None
 
     @classmethod
     def of(cls, item: Item) -> ItemFeatures:
@@ -91,85 +124,158 @@ class TopicClassifier:
         topic: TopicConfig,
         seeds: list[Seed],
         settings: ClassifyConfig,
-        semantic: SemanticModel | None = None,
+        embedder: Embedder,
+        model: DecisionModel,
     ) -> None:
         self.topic = topic
         self.settings = settings
         self.seeds = seeds
-        self.semantic = semantic if settings.semantic else None
-        self.seed_analysed = [analyse(s.text, s.language, s.title) for s in seeds]
-        self.profile = build_profile(self.seed_analysed, topic.keywords)
-        self._seed_profiles = [build_profile([a]) for a in self.seed_analysed]
+        self.embedder = embedder
+        self.model = model
+        self.seed_views = [view(s.text, s.language, s.title, embedder) for s in seeds]
+        known = event_date(topic, seeds)
+        self.reference = Reference.of_seeds(self.seed_views, topic.keywords, embedder, known)
+        self.event_date_from = ("config" if topic.event_date else "seeds") if known else None
+        self._seed_report_dates: list[datetime] = []
+        self._last_seed_report = 0
         self.seed_shingles = [near_copies.shingles(s.text) for s in seeds]
         self.seed_hashes = {content_hash(s.text): s.name for s in seeds}
         self.seed_urls = {s.url: s.name for s in seeds if s.url}
-        self.background = Background()
         self.clusters = ClusterIndex(settings.cluster_anchors_min, settings.cluster_window,
                                      settings.cluster_overlap_min)
-        self._seed_sentence_vectors: np.ndarray | None = None
-        self._seed_vectors: np.ndarray | None = None
-        if self.semantic is not None:
-            sentences = [s for a in self.seed_analysed for s in a.sentences]
-            self._seed_sentence_vectors = self.semantic.embed(sentences)
-            self._seed_vectors = self.semantic.embed(
-                [f"{s.title or ''}\n{s.text}" for s in seeds]
-            )
-        self._loaded = False
+        self.bias = Calibration(settings.topic_bias, settings.novelty_bias)
+        # Corrections: (item id, URL, title+lead embedding, labelled status).
+        self._labelled: dict[int, tuple[str, np.ndarray, str]] = {}
+        self._followup_ids: set[int] = set()
+        self._last_judgement = 0
+        self._last_label = 0
 
     # -- state from storage ---------------------------------------------------------------
 
-    def load_state(self, session: Session) -> None:
-        """Recent relevance scores (z-score background) and follow-ups (clusters)."""
-        if self._loaded:
-            return
-        self._loaded = True
-        since = utc_now() - self.settings.background_window
-        rows = session.execute(
-            select(Judgement.relevance)
-            .where(Judgement.topic == self.topic.name, Judgement.decided_at >= since,
-                   Judgement.relevance.is_not(None))
-            .order_by(Judgement.decided_at.desc())
-            .limit(self.background.limit)
-        ).scalars()
-        for value in rows:
-            assert value is not None  # the query keeps only rows with a relevance
-            self.background.add(float(value))
-        for judgement, item in session.execute(
-            select(Judgement, Item)
-            .join(Item, Item.id == Judgement.item_id)
-            .where(Judgement.topic == self.topic.name, Judgement.status == "followup")
-            .order_by(Item.published_at.nulls_last(), Item.id)
-        ):
-            self._remember_followup(item, judgement.cluster_id or new_cluster_id(item.id),
-                                    set((judgement.reasons or {}).get("new_anchors", [])))
+    def refresh(self, session: Session) -> None:
+        """Read what other judgements and people added since the last call (any process)."""
+        connection = session.connection()
+        rows = connection.execute(_NEW_FOLLOWUPS, {"topic": self.topic.name,
+                                                   "after": self._last_judgement}).all()
+        fresh = [r for r in rows if r[3] not in self._followup_ids]
+        if fresh:
+            docs = self._docs([(r.title, r.text) for r in fresh])
+            for row, doc in zip(fresh, docs, strict=True):
+                self._remember_followup(row[3], row.canonical_url, row.cluster_id,
+                                        set((row.reasons or {}).get("new_anchors", [])),
+                                        row.published_at, doc)
+        if rows:
+            self._last_judgement = max(self._last_judgement, rows[-1][0])
+        if self.event_date_from in (None, "estimated"):
+            self._estimate_event_date(connection)
+        labels = connection.execute(_NEW_LABELS, {"topic": self.topic.name,
+                                                  "after": self._last_label}).all()
+        for row in labels:
+            self._learn_label(row)
+        if labels:
+            self._last_label = labels[-1][0]
 
-    def _remember_followup(self, item: Item, cluster_id: str, anchors: set[str]) -> None:
-        self.clusters.add(Development(item.id, item.canonical_url, cluster_id, anchors,
-                                      item.published_at))
+    def _estimate_event_date(self, connection: Any) -> None:
+        """With no date from the config or the seeds, the seed event's date is the median
+        publication date of the reports of it judged so far (by any process)."""
+        rows = connection.execute(_NEW_SEED_REPORTS, {
+            "topic": self.topic.name, "after": self._last_seed_report,
+            "seeds": [s.name for s in self.seeds]}).all()
+        if not rows:
+            return
+        self._last_seed_report = rows[-1][0]
+        self._seed_report_dates += [r.published_at for r in rows if r.published_at]
+        if len(self._seed_report_dates) >= EVENT_DATE_REPORTS:
+            ordered = sorted(self._seed_report_dates)
+            self.reference.event_date = ordered[len(ordered) // 2]
+            self.event_date_from = "estimated"
+
+    def _docs(self, texts: list[tuple[str | None, str]]) -> np.ndarray:
+        from storywatch.classify.features import DOC_CHARS
+
+        return self.embedder.embed(
+            [(f"{t.strip()}\n{x}" if t and t.strip() else x)[:DOC_CHARS] for t, x in texts])
+
+    def _remember_followup(self, item_id: int, url: str, cluster_id: str | None,
+                           anchors: set[str], published_at: datetime | None,
+                           doc: np.ndarray) -> None:
+        if item_id in self._followup_ids:
+            return
+        self._followup_ids.add(item_id)
+        self.reference.add_followup(doc)
+        self.clusters.add(Development(item_id, url, cluster_id or new_cluster_id(item_id),
+                                      anchors, published_at))
+
+    def _learn_label(self, row: Any) -> None:
+        """A correction: what a person said this item is, folded into the topic's state.
+
+        The item joins what the topic knows (a labelled duplicate widens the seeds, a
+        labelled follow-up is an accepted development, a labelled off-topic item a known
+        negative), and items as close to it as the seeds are to each other take its label
+        (`_like_labelled`).
+        """
+        item_id = row[2]
+        item_view = view(row.text, row.language, row.title, self.embedder)
+        self._labelled[item_id] = (row.canonical_url, item_view.doc, row.status)
+        if row.status == "duplicate":
+            self.reference.add_duplicate(item_view, self.embedder)
+        elif row.status == "followup":
+            found = signals(item_view, self.reference, published_at=row.published_at)
+            self._remember_followup(item_id, row.canonical_url, None,
+                                    set(found.new_anchors), row.published_at, item_view.doc)
+        else:
+            self.reference.add_negative(item_view.doc)
+
+    def _like_labelled(self, item_id: int, doc: np.ndarray) -> tuple[str, str, float] | None:
+        """The labelled item this one is a report of the same thing as, if any: the
+        closest labelled item, when it is at least as close as the two seeds are to each
+        other (the story's own yardstick of "says the same thing"; no constant of its own)
+        and closer than any seed (else the seeds say more about it than the label does).
+        """
+        yardstick = self.reference.yardstick.get("doc")
+        if yardstick is None:
+            return None
+        threshold = max(yardstick, float((self.reference.seed_docs @ doc).max()))
+        best: tuple[str, str, float] | None = None
+        for other, (url, other_doc, status) in self._labelled.items():
+            # A labelled follow-up teaches through the accepted follow-ups (story_sim)
+            # instead: reports close to one development are often close to the seed
+            # event too, and taking its label turned rewrites into follow-ups
+            # (benchmarks/cross_story.py, corrections).
+            if other == item_id or status == "followup":
+                continue
+            similarity = float(other_doc @ doc)
+            if similarity >= threshold and (best is None or similarity > best[2]):
+                best = (url, status, similarity)
+        return best
 
     # -- the decision -----------------------------------------------------------------
 
     def judge(self, session: Session, item: Item, features: ItemFeatures | None = None
               ) -> Decision:
-        self.load_state(session)
+        self.refresh(session)
         decision = self._decide(session, item, features or ItemFeatures.of(item))
         decision.reasons.setdefault("layer", decision.layer)
         decision.reasons["topic"] = self.topic.name
-        if decision.relevance is not None:
-            self.background.add(decision.relevance)
+        if decision.status == "followup" and decision.cluster_id is not None:
+            self._remember_followup(item.id, item.canonical_url, decision.cluster_id,
+                                    set(decision.reasons.get("new_anchors", [])),
+                                    item.published_at,
+                                    decision.reasons.pop("_doc"))
+        decision.reasons.pop("_doc", None)
         return decision
 
     def _decide(self, session: Session, item: Item, features: ItemFeatures) -> Decision:
         # 1. the seed itself
         if item.canonical_url in self.seed_urls:
             seed_name = self.seed_urls[item.canonical_url]
-            return Decision("duplicate", "url", duplicate_of=seed_name,
+            return Decision("duplicate", "url", duplicate_of=seed_name, confidence=1.0,
                             reasons={"matched": seed_name,
                                      "why": "the item is a seed of the topic"})
         # 2. same normalised body
         if item.content_hash in self.seed_hashes:
             seed_name = self.seed_hashes[item.content_hash]
-            return Decision("duplicate", "hash", duplicate_of=seed_name,
+            return Decision("duplicate", "hash", duplicate_of=seed_name, confidence=1.0,
                             reasons={"matched": seed_name, "why": "same body text as the seed"})
         earlier = session.connection().execute(
             _EARLIER_SAME_BODY, {"hash": item.content_hash, "id": item.id}).scalar()
@@ -182,7 +288,8 @@ class TopicClassifier:
         for seed, seed_shingles in zip(self.seeds, self.seed_shingles, strict=True):
             match = near_copies.compare(new, seed_shingles)
             if match.is_copy:
-                return Decision("duplicate", "near-copy", duplicate_of=seed.name, reasons={
+                return Decision("duplicate", "near-copy", duplicate_of=seed.name,
+                                confidence=1.0, reasons={
                     "matched": seed.name, "jaccard": _round(match.jaccard),
                     "containment": _round(match.containment),
                     "thresholds": {"jaccard": near_copies.JACCARD_MIN,
@@ -197,7 +304,9 @@ class TopicClassifier:
                                "containment": near_copies.CONTAINMENT_MIN}})
             if inherited is not None:
                 return inherited
-        return self._judge_content(item)
+        if features.view is None:
+            features.view = view(item.text, item.language, item.title, self.embedder)
+        return self._judge_content(item, features.view)
 
     def _inherit(self, session: Session, other_id: int, layer: str,
                  details: dict[str, Any]) -> Decision | None:
@@ -210,89 +319,66 @@ class TopicClassifier:
         reasons = {"matched": url, **details}
         if judgement.status == "followup":
             return Decision("duplicate", layer, duplicate_of=url, cluster_id=judgement.cluster_id,
-                            relevance=judgement.relevance, novelty=0.0,
+                            relevance=judgement.relevance, novelty=0.0, confidence=1.0,
                             reasons={**reasons, "why": "copy of an earlier follow-up"})
         if judgement.status == "duplicate":
             return Decision("duplicate", layer, duplicate_of=judgement.duplicate_of or url,
-                            relevance=judgement.relevance, novelty=0.0,
+                            relevance=judgement.relevance, novelty=0.0, confidence=1.0,
                             reasons={**reasons, "why": "copy of an earlier duplicate"})
-        return Decision("offtopic", layer, relevance=judgement.relevance,
+        return Decision("offtopic", layer, relevance=judgement.relevance, confidence=1.0,
                         reasons={**reasons, "why": "copy of an earlier off-topic item"})
 
-    def _judge_content(self, item: Item) -> Decision:
-        s = self.settings
-        analysed = analyse(item.text, item.language, item.title)
-        rel = score(analysed, self.profile)
-        semantic = None
-        item_vector = None
-        if self.semantic is not None and self._seed_vectors is not None:
-            item_vector = self.semantic.embed([f"{item.title or ''}\n{item.text}"])[0]
-            semantic = float((self._seed_vectors @ item_vector).max())
-        z = self.background.z(rel.score)
+    def _judge_content(self, item: Item, item_view: TextView) -> Decision:
+        found = signals(item_view, self.reference,
+                        ignore_names=[item.source or "", *(item.authors or [])],
+                        published_at=item.published_at)
+        verdict = self.model.verdict(found.values, self.bias)
         reasons: dict[str, Any] = {
-            "relevance": {
-                "score": _round(rel.score), "mode": rel.mode, "lexical": _round(rel.lexical),
-                "cross_lingual": _round(rel.cross_lingual), "z": _round(z),
-                "semantic": _round(semantic), "shared_anchors": rel.shared_anchors,
-                "shared_rare_names": rel.shared_rare_names,
-                "threshold": s.relevance_min,
-            },
+            "probabilities": {k: _round(v) for k, v in verdict.probabilities.items()},
+            "signals": {k: _round(v) for k, v in found.values.items()},
+            "contributions": {stage: {k: _round(v) for k, v in sorted(
+                parts.items(), key=lambda kv: -abs(kv[1]))[:5]}
+                for stage, parts in verdict.contributions.items()},
+            "relevance": {"lexical": _round(found.relevance.score),
+                          "mode": found.relevance.mode,
+                          "shared_anchors": found.relevance.shared_anchors,
+                          "shared_rare_names": found.relevance.shared_rare_names},
+            "novelty": {"covered_sentences": found.covered,
+                        "counted_sentences": found.counted,
+                        "novel_sentences": [x[:MAX_REASON_CHARS] for x in
+                                            found.novel_sentences[:MAX_REASON_SENTENCES]]},
+            "new_anchors": found.new_anchors,
+            "event_date": iso(self.reference.event_date),
+            "event_date_from": self.event_date_from and (
+                f"the median date of {len(self._seed_report_dates)} reports of the seed event"
+                if self.event_date_from == "estimated" else self.event_date_from),
         }
-        semantic_cover = None
-        if self.semantic is not None and self._seed_sentence_vectors is not None:
-            seed_vectors = self._seed_sentence_vectors
-
-            def semantic_cover(indices: list[int]) -> list[float]:
-                vectors = self.semantic.embed([analysed.sentences[i] for i in indices])  # type: ignore[union-attr]
-                return [float(v) for v in (vectors @ seed_vectors.T).max(axis=1)]
-
-        novelty = measure(
-            analysed, self.seed_analysed, self.profile, coverage_min=s.coverage_min,
-            ignore_names=[item.source, *(item.authors or [])], semantic_cover=semantic_cover,
-            semantic_min=s.semantic_cover_min,
-        )
-        new_anchors = set(novelty.new_anchors)
-        reasons["novelty"] = {
-            "score": _round(novelty.score), "threshold": s.novelty_min,
-            "new_anchors": novelty.new_anchors, "new_anchors_threshold": s.new_anchors_min,
-            "covered_sentences": novelty.covered, "counted_sentences": novelty.counted,
-            "novel_sentences": [x[:MAX_REASON_CHARS]
-                                for x in novelty.novel_sentences[:MAX_REASON_SENTENCES]],
-        }
-        reasons["new_anchors"] = novelty.new_anchors
-        related = self.clusters.match(new_anchors, item.published_at, exclude=item.id)
-        on_topic = rel.score >= s.relevance_min
-        if not on_topic and related is not None and rel.score >= s.relevance_min / 2:
-            # Not close enough to the seeds alone, but the same development as an earlier
-            # follow-up (several shared new names/numbers): the story has moved on.
-            on_topic = True
-            reasons["relevance"]["via_followup"] = related[0].url
-        elif not on_topic and rel.shared_rare_names and rel.score >= s.relevance_min / 2:
-            # Close to the threshold and naming the story's own actors (names the language
-            # hardly knows, e.g. the organisation or the spokesperson of the seeds).
-            on_topic = True
-            reasons["relevance"]["via_rare_names"] = rel.shared_rare_names
-        if not on_topic:
-            return Decision("offtopic", "relevance", relevance=rel.score,
-                            novelty=novelty.score, reasons=reasons)
-        if rel.mode == "cross-lingual":
-            # Across languages sentence coverage is weak (only cognates meet), so only the
-            # language-free evidence counts: new numbers and names.
-            is_new = len(new_anchors) >= s.new_anchors_min_cross_lingual
-        else:
-            is_new = len(new_anchors) >= s.new_anchors_min or (
-                novelty.score >= s.novelty_min
-                and len(new_anchors) >= s.new_anchors_min_with_novelty)
-        reasons["novelty"]["rule"] = (
-            f"cross-lingual: new anchors >= {s.new_anchors_min_cross_lingual}"
-            if rel.mode == "cross-lingual" else
-            f"new anchors >= {s.new_anchors_min}, or novelty >= {s.novelty_min} with new "
-            f"anchors >= {s.new_anchors_min_with_novelty}")
-        if not is_new:
-            best = self._closest_seed(analysed)
-            reasons["matched"] = best
-            return Decision("duplicate", "novelty", duplicate_of=best, relevance=rel.score,
-                            novelty=novelty.score, reasons=reasons)
+        if self.bias.topic_shift or self.bias.novelty_shift:
+            reasons["bias"] = {"topic": self.bias.topic_shift,
+                               "novelty": self.bias.novelty_shift}
+        decision = Decision(verdict.status, "model", relevance=verdict.p_topic,
+                            novelty=verdict.p_new, confidence=verdict.confidence,
+                            reasons=reasons)
+        like = self._like_labelled(item.id, item_view.doc)
+        if like is not None:
+            url, status, similarity = like
+            decision.layer = "labelled"
+            decision.status = status
+            decision.confidence = similarity
+            reasons["like_labelled"] = {
+                "url": url, "label": status, "cosine": _round(similarity),
+                "threshold": _round(self.reference.yardstick.get("doc")),
+                "machine_would_say": verdict.status}
+        if decision.status == "offtopic":
+            return decision
+        if decision.status == "duplicate":
+            decision.duplicate_of = reasons["matched"] = (
+                like[0] if like is not None else self._closest_seed(item_view))
+            return decision
+        # Embeddings were measured for this and do not tell developments of one story
+        # apart (docs/classification.md): clusters stay on shared new anchors.
+        related = self.clusters.match(set(found.new_anchors), item.published_at,
+                                      exclude=item.id)
         if related is not None:
             development, shared = related
             cluster_id = development.cluster_id
@@ -300,17 +386,22 @@ class TopicClassifier:
         else:
             cluster_id = new_cluster_id(item.id)
             reasons["cluster"] = {"representative": True}
-        self._remember_followup(item, cluster_id, new_anchors)
-        return Decision("followup", "followup", cluster_id=cluster_id, relevance=rel.score,
-                        novelty=novelty.score, reasons=reasons)
+        reasons["_doc"] = item_view.doc
+        decision.cluster_id = cluster_id
+        return decision
 
-    def _closest_seed(self, analysed: Any) -> str:
-        best, best_score = self.seeds[0].name, -1.0
-        for seed, profile in zip(self.seeds, self._seed_profiles, strict=True):
-            one = score(analysed, profile)
-            if one.score > best_score:
-                best, best_score = seed.name, one.score
-        return best
+    def _closest_seed(self, item_view: TextView) -> str:
+        sims = [float(s.doc @ item_view.doc) for s in self.seed_views]
+        return self.seeds[int(np.argmax(sims))].name
+
+
+def event_date(topic: TopicConfig, seeds: list[Seed]) -> datetime | None:
+    """The seed event's date: the topic's `event_date`, else the earliest seed page's."""
+    if topic.event_date is not None:
+        return datetime(topic.event_date.year, topic.event_date.month, topic.event_date.day,
+                        tzinfo=UTC)
+    dates = [s.published_at for s in seeds if s.published_at is not None]
+    return min(dates) if dates else None
 
 
 def store_decision(session: Session, item: Item, topic: str, decision: Decision,
@@ -322,5 +413,5 @@ def store_decision(session: Session, item: Item, topic: str, decision: Decision,
         "item_id": item.id, "topic": topic, "status": decision.status, "decided_at": when,
         "duplicate_of": decision.duplicate_of, "cluster_id": decision.cluster_id,
         "relevance": _round(decision.relevance), "novelty": _round(decision.novelty),
-        "reasons": decision.reasons,
+        "confidence": _round(decision.confidence), "reasons": decision.reasons,
     })

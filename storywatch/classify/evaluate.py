@@ -2,8 +2,8 @@
 
 Labelled format: JSON lines with at least id, label (followup / duplicate / offtopic),
 text, and optionally title, url, language, source, published_at, duplicate_of, cluster,
-kind. The corpus files in tests/data/eval/ are in this format. Items are stored and
-judged one by one in published_at order, as a crawl would meet them.
+kind. The corpus files in tests/data/eval/ are in this format. Items are judged one by
+one in published_at order, as a crawl would meet them.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from storywatch.classify.model import DecisionModel
 from storywatch.classify.service import Classifier
 from storywatch.config import ClassifyConfig, Config, TopicConfig
 from storywatch.normalise.dates import to_utc, utc_now
@@ -24,6 +26,7 @@ from storywatch.normalise.language import detect_language
 from storywatch.normalise.text import clean_text, content_hash, word_count
 from storywatch.normalise.urls import canonical_url
 from storywatch.storage import open_storage
+from storywatch.storage.labels import lock_topics, save_label
 from storywatch.storage.models import Item
 from storywatch.storage.repository import save_item
 
@@ -41,6 +44,7 @@ class Outcome:
     duplicate_of: str | None
     cluster_id: str | None
     reasons: dict[str, Any]
+    confidence: float | None = None
 
     @property
     def correct(self) -> bool:
@@ -157,10 +161,18 @@ def _news_item(record: dict[str, Any]) -> NewsItem:
 
 
 def evaluate(records: Sequence[dict[str, Any]], seeds: Sequence[str],
-             settings: ClassifyConfig | None = None, topic: str = "eval") -> Report:
-    """Store and judge the records in published_at order in a temporary SQLite database."""
+             settings: ClassifyConfig | None = None, topic: str = "eval", *,
+             model: DecisionModel | None = None,
+             labels: Mapping[str, str] | None = None,
+             event_date: date | None = None) -> Report:
+    """Store the records, then judge them in published_at order in a temporary SQLite
+    database, as `rescore` would: the same code as a crawl.
+
+    `labels` (record id -> status) are human corrections saved before judging, as a
+    person's labels are before a rescore; the report still holds the machine's verdicts.
+    """
     config = Config(
-        topics=[TopicConfig(name=topic, seeds=list(seeds))],
+        topics=[TopicConfig(name=topic, seeds=list(seeds), event_date=event_date)],
         classify=settings or ClassifyConfig(),
     )
     ordered = sorted(records, key=lambda r: (to_utc(r.get("published_at")) or utc_now(),
@@ -168,16 +180,25 @@ def evaluate(records: Sequence[dict[str, Any]], seeds: Sequence[str],
     report = Report()
     with tempfile.TemporaryDirectory(prefix="storywatch-eval-") as tmp:
         storage = open_storage(f"sqlite:///{Path(tmp) / 'eval.db'}")
-        classifier = Classifier(config)
+        classifier = Classifier(config, model)
         try:
-            for record in ordered:
+            ids = []
+            with storage.session() as session:
+                for record in ordered:
+                    ids.append(save_item(session, _news_item(record)).id)
+                for record, item_id in zip(ordered, ids, strict=True):
+                    if labels and record["id"] in labels:
+                        save_label(session, item_id=item_id, topic=topic,
+                                   status=labels[record["id"]], labelled_at=utc_now())
+            for record, item_id in zip(ordered, ids, strict=True):
                 with storage.session() as session:
-                    saved = save_item(session, _news_item(record))
-                    item = session.get(Item, saved.id)
+                    lock_topics(session, [topic])
+                    item = session.get(Item, item_id)
                     assert item is not None
                     decision = classifier.classify(session, item)[topic]
                 report.outcomes.append(Outcome(record, decision.status, decision.duplicate_of,
-                                               decision.cluster_id, decision.reasons))
+                                               decision.cluster_id, decision.reasons,
+                                               decision.confidence))
         finally:
             storage.dispose()
     return report

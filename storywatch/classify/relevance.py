@@ -8,9 +8,8 @@ quarter of a shared one, because what all seeds share is the story.
 
 Same-language items are compared on lemmas; items in another language on consonant
 skeletons of the terms (cognates: deserter/déserteur/Deserteur/дезертир) and on the
-language-free anchors (numbers, names). The z-score of the score against recent stored
-items is reported with every judgement: it says whether the item stands out from what
-the sources normally publish.
+language-free anchors (numbers, names). The score is one signal of the learned decision
+(storywatch.classify.features), not a threshold of its own.
 """
 
 from __future__ import annotations
@@ -147,37 +146,3 @@ def score(item: Analysed, profile: Profile) -> Relevance:
         lexical = _cosine(vector, profile.terms, profile.terms_norm)
         return Relevance(lexical, lexical, cross, shared, rare, "same-language")
     return Relevance(cross * CROSS_LINGUAL_SCALE, 0.0, cross, shared, rare, "cross-lingual")
-
-
-@dataclass
-class Background:
-    """Median and spread of relevance over recent stored items, for the z-score.
-
-    Robust statistics (median, MAD) because on a busy topic a good share of the
-    background is on topic too; refreshed every REFRESH additions, not per item.
-    """
-
-    scores: list[float] = field(default_factory=list)
-    limit: int = 2000
-    _since_refresh: int = 0
-    _stats: tuple[float, float] | None = None
-
-    REFRESH = 50  # items between recomputations: the window moves slowly
-
-    def add(self, value: float) -> None:
-        self.scores.append(value)
-        if len(self.scores) > self.limit:
-            del self.scores[: len(self.scores) - self.limit]
-        self._since_refresh += 1
-
-    def z(self, value: float) -> float | None:
-        # Fewer than 30 scores make a spread that means nothing.
-        if len(self.scores) < 30:
-            return None
-        if self._stats is None or self._since_refresh >= self.REFRESH:
-            ordered = sorted(self.scores)
-            median = ordered[len(ordered) // 2]
-            mad = sorted(abs(s - median) for s in ordered)[len(ordered) // 2] or 1e-6
-            self._stats, self._since_refresh = (median, 1.4826 * mad), 0
-        median, spread = self._stats
-        return (value - median) / spread

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -37,6 +38,7 @@ class Seed:
     title: str | None
     text: str
     language: str
+    published_at: datetime | None = None
 
 
 def _is_url(ref: str) -> bool:
@@ -54,12 +56,15 @@ def load_seed(ref: str, session: Session | None = None) -> Seed:
     if path.suffix.lower() in (".html", ".htm"):
         article = extract_article(raw, None)
         title, text, declared = article.title, article.text, article.language
+        published = article.published_at
     else:
         lines = clean_text(raw).split("\n")
         title, text, declared = (lines[0] if lines else None), "\n".join(lines[1:]), None
+        published = None
     if not text.strip():
         raise SeedError(f"seed {ref}: no article text in it")
-    return Seed(ref, path.stem, None, title, text, detect_language(text, declared) or "en")
+    return Seed(ref, path.stem, None, title, text, detect_language(text, declared) or "en",
+                published)
 
 
 def _url_seed(ref: str, session: Session | None) -> Seed:
@@ -80,10 +85,12 @@ def _url_seed(ref: str, session: Session | None) -> Seed:
         cached = SeedPage(
             url=url, title=article.title, text=article.text,
             language=detect_language(article.text, article.language), fetched_at=utc_now(),
+            published_at=article.published_at,
         )
         if session is not None:
             session.merge(cached)
-    return Seed(ref, url, url, cached.title, cached.text, cached.language or "en")
+    return Seed(ref, url, url, cached.title, cached.text, cached.language or "en",
+                cached.published_at)
 
 
 def load_seeds(refs: list[str], session: Session | None = None) -> list[Seed]:

@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 
 from storywatch.classify import near_copies
 from storywatch.classify.decide import Decision, ItemFeatures, TopicClassifier, store_decision
+from storywatch.classify.embeddings import load_embedder
+from storywatch.classify.model import DecisionModel
 from storywatch.classify.seeds import load_seeds
-from storywatch.classify.semantic import load_semantic
 from storywatch.config import Config, TopicConfig
 from storywatch.storage import Storage
 from storywatch.storage.classify import NearCopyBand
+from storywatch.storage.labels import lock_topics
 from storywatch.storage.models import Item, Judgement
 
 log = logging.getLogger(__name__)
@@ -27,8 +29,9 @@ _INDEXED = select(NearCopyBand.item_id).where(NearCopyBand.item_id == bindparam(
 class Classifier:
     """Per-topic classifiers, built on first use (seeds read or fetched once)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, model: DecisionModel | None = None) -> None:
         self.config = config
+        self.model = model or DecisionModel.load(config.classify.model)
         self._topics: dict[str, TopicClassifier] = {}
 
     def topics_for(self, source: str | None) -> list[TopicConfig]:
@@ -41,18 +44,20 @@ class Classifier:
     def topic_classifier(self, session: Session, topic: TopicConfig) -> TopicClassifier:
         if topic.name not in self._topics:
             seeds = load_seeds(topic.seeds, session)
-            semantic = load_semantic() if self.config.classify.semantic else None
             self._topics[topic.name] = TopicClassifier(topic, seeds, self.config.classify,
-                                                       semantic)
+                                                       load_embedder(), self.model)
         return self._topics[topic.name]
 
     def classify(self, session: Session, item: Item,
                  topics: Iterable[TopicConfig] | None = None) -> dict[str, Decision]:
         """Judge and store the item for each topic, then index it for near-copy lookups;
-        the caller's transaction makes it all or nothing."""
+        the caller's transaction makes it all or nothing. On SQLite the caller must have
+        taken the topic locks first (lock_topics), before any read."""
         decisions = {}
         features = ItemFeatures.of(item)
-        for topic in topics if topics is not None else self.topics_for(item.source):
+        wanted = list(topics) if topics is not None else self.topics_for(item.source)
+        lock_topics(session, [t.name for t in wanted])
+        for topic in wanted:
             classifier = self.topic_classifier(session, topic)
             decision = classifier.judge(session, item, features)
             store_decision(session, item, topic.name, decision)
@@ -67,6 +72,9 @@ class Classifier:
         """Judge a stored item; with only_missing, only for topics it has no judgement of
         (an article met again keeps its first judgement)."""
         with storage.session() as session:
+            # First statement: on SQLite a transaction that read first works on a stale
+            # snapshot. Every topic is locked: which apply is only known after a read.
+            lock_topics(session, [t.name for t in self.config.topics])
             item = session.get(Item, item_id)
             if item is None:
                 return {}
@@ -97,6 +105,7 @@ class Classifier:
         done = 0
         for item_id in ids:
             with storage.session() as session:
+                lock_topics(session, [t.name for t in topics])
                 item = session.get(Item, item_id)
                 if item is None:
                     continue

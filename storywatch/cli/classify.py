@@ -29,6 +29,7 @@ def explain(
     Example: storywatch explain https://example.org/news/deserters --topic deserters
     """
     from storywatch.normalise.urls import canonical_url
+    from storywatch.storage.labels import labels_of_items
     from storywatch.storage.models import Judgement
     from storywatch.storage.repository import item_by_url
 
@@ -46,23 +47,33 @@ def explain(
             if topic is not None:
                 query = query.where(Judgement.topic == topic)
             judgements = list(session.execute(query.order_by(Judgement.topic)).scalars())
+            labels = {t: status for (_, t), status in labels_of_items(session, [item.id]).items()
+                      if topic is None or t == topic}
             _out(f"{item.title or '(no title)'}")
             _out(f"{item.canonical_url}  [{item.source}, {item.language}]")
             if not judgements:
                 _out("not judged yet (run: storywatch rescore)")
             for judgement in judgements:
-                _print_judgement(judgement)
+                _print_judgement(judgement, labels.pop(judgement.topic, None))
+            for labelled_topic, status in labels.items():
+                _out(f"\ntopic {labelled_topic}: labelled {status.upper()} by a person "
+                     "(not judged by the machine yet)")
     finally:
         storage.dispose()
 
 
-def _print_judgement(judgement: Any) -> None:
+def _print_judgement(judgement: Any, label: str | None) -> None:
     line = f"\ntopic {judgement.topic}: {judgement.status.upper()}"
     if judgement.duplicate_of:
         line += f" of {judgement.duplicate_of}"
     if judgement.cluster_id:
         line += f"  (cluster {judgement.cluster_id})"
+    if judgement.confidence is not None:
+        line += f"  confidence {judgement.confidence:.2f}"
     _out(line)
+    if label is not None:
+        agree = "agrees" if label == judgement.status else "overrides the machine"
+        _out(f"  labelled by a person: {label.upper()} ({agree})")
     reasons = dict(judgement.reasons or {})
     _out(f"  decided by: {reasons.pop('layer', '?')}")
     for key, value in reasons.items():
@@ -71,6 +82,9 @@ def _print_judgement(judgement: Any) -> None:
         if isinstance(value, dict):
             _out(f"  {key}:")
             for sub, subvalue in value.items():
+                if isinstance(subvalue, dict):
+                    _out(f"    {sub}: " + ", ".join(f"{k} {v}" for k, v in subvalue.items()))
+                    continue
                 if isinstance(subvalue, list) and subvalue and isinstance(subvalue[0], str) \
                         and len(subvalue[0]) > 40:
                     _out(f"    {sub}:")
@@ -142,11 +156,9 @@ def evaluate_command(
     out(f"\n{len(misjudged)} misjudged")
     for o in misjudged:
         r = o.reasons
-        rel = r.get("relevance", {})
-        nov = r.get("novelty", {})
         out(f"- {o.record['id']} labelled {o.record['label']}, judged {o.status} by "
-            f"{r.get('layer')}: relevance {rel.get('score')} (min {rel.get('threshold')}), "
-            f"novelty {nov.get('score')}, new anchors {nov.get('new_anchors')}")
+            f"{r.get('layer')}: probabilities {r.get('probabilities')}, "
+            f"strongest signals {r.get('contributions')}")
 
 
 def rescore(
@@ -180,7 +192,54 @@ def rescore(
     _out(f"judged {done} items")
 
 
+def label(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="The article URL (any known form of it).")],
+    status: Annotated[str, typer.Argument(help="followup, duplicate or offtopic.")],
+    topic: Annotated[str | None, typer.Option(
+        help="The topic (needed when the config has several).")] = None,
+    note: Annotated[str | None, typer.Option(help="Why, for the record.")] = None,
+) -> None:
+    """Record a person's judgement of an item: a correction the topic learns from.
+
+    The label is stored apart from the machine's judgement, shown by `explain` and `items`,
+    used by digests, and never overwritten by `rescore`; the next judgements of the topic
+    take it into account (run `storywatch rescore --topic T` to re-judge what is stored).
+    Find the items most worth a look with `storywatch items --uncertain`.
+
+    Example: storywatch label https://example.org/news/deserters-asylum followup --topic deserters
+    """
+    from storywatch.normalise.dates import utc_now
+    from storywatch.normalise.urls import canonical_url
+    from storywatch.storage.labels import STATUSES, save_label
+    from storywatch.storage.repository import item_by_url
+
+    if status not in STATUSES:
+        fail(f"label {status!r}: use one of {', '.join(STATUSES)}")
+    opts = options(ctx)
+    config = opts.config()
+    if topic is None:
+        if len(config.topics) != 1:
+            names = ", ".join(t.name for t in config.topics) or "none"
+            fail(f"say which topic with --topic (the config has: {names})")
+        topic = config.topics[0].name
+    else:
+        config.topic(topic)
+    storage = opts.storage(config)
+    try:
+        with storage.session() as session:
+            item = item_by_url(session, url) or item_by_url(session, canonical_url(url))
+            if item is None:
+                fail(f"no stored item has the URL {url}", code=1)
+            save_label(session, item_id=item.id, topic=topic, status=status,
+                       labelled_at=utc_now(), note=note)
+            _out(f"labelled {item.canonical_url} {status} for topic {topic}")
+    finally:
+        storage.dispose()
+
+
 def register(app: typer.Typer) -> None:
     app.command()(explain)
+    app.command()(label)
     app.command(name="eval")(evaluate_command)
     app.command()(rescore)

@@ -18,8 +18,8 @@ from storywatch.storage import Storage
 from storywatch.storage.repository import iter_items
 
 CSV_FIELDS = ["published_at", "status", "source", "title", "canonical_url", "language",
-              "authors", "word_count", "topic", "duplicate_of", "cluster_id", "relevance",
-              "novelty"]
+              "authors", "word_count", "topic", "judged", "label", "confidence",
+              "duplicate_of", "cluster_id", "relevance", "novelty"]
 
 
 class Status(StrEnum):
@@ -45,10 +45,15 @@ def items(
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     limit: Annotated[int | None, typer.Option(help="At most this many items.", min=1)] = None,
+    uncertain: Annotated[bool, typer.Option(
+        "--uncertain", help="Unlabelled items the machine is least sure of, first: the ones "
+        "most worth a person's look (then: storywatch label URL STATUS).")] = False,
 ) -> None:
-    """List stored items, newest first.
+    """List stored items, newest first. A status is the person's label when there is one
+    (`storywatch label`), else the machine's judgement.
 
     Example: storywatch items --topic deserters --status followup --format jsonl
+    Example: storywatch items --topic deserters --uncertain --limit 5
     """
     opts = options(ctx)
     config = opts.config()
@@ -60,18 +65,20 @@ def items(
     if since and since_at is None:
         fail(f"--since {since!r} is not a date; write e.g. 2024-10-01 or 2024-10-01T08:00Z")
     storage = opts.storage(config)
-    rows = load_rows(storage, topic=topic, status=status.value, since=since_at, limit=limit)
+    rows = load_rows(storage, topic=topic, status=status.value, since=since_at, limit=limit,
+                     uncertain=uncertain)
     storage.dispose()
     render_items(rows, fmt, topic)
 
 
 def load_rows(
     storage: Storage, *, topic: str | None, status: str = "all", since: datetime | None = None,
-    limit: int | None = None,
+    limit: int | None = None, uncertain: bool = False,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with storage.session() as session:
-        for row in iter_items(session, topic=topic, status=status, since=since):
+        for row in iter_items(session, topic=topic, status=status, since=since,
+                              uncertain=uncertain):
             if limit is not None and len(rows) >= limit:
                 break
             rows.append(row.as_json(topic))
@@ -93,10 +100,12 @@ def render_items(
     else:
         table = Table(title=f"{len(rows)} items" + (f" · topic {topic}" if topic else ""),
                       title_justify="left")
-        for column in ("published", "status", "source", "lang", "title"):
+        for column in ("published", "status", "conf.", "source", "lang", "title"):
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row((row["published_at"] or "")[:16].replace("T", " "), row["status"],
+            shown = f"{row['status']} (label)" if row.get("label") else row["status"]
+            confidence = f"{row['confidence']:.2f}" if row.get("confidence") is not None else ""
+            table.add_row((row["published_at"] or "")[:16].replace("T", " "), shown, confidence,
                           row["source"], row["language"] or "", row["title"] or "")
         console.print(table)
 

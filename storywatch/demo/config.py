@@ -56,6 +56,7 @@ def demo_config_toml(
         'name = "deserters"',
         'description = "Russian army deserters given refuge in France and elsewhere"',
         f"seeds = [{seeds}]",
+
     ]
     for name, path in (DEMO_FEEDS if feeds is None else feeds).items():
         lines += ["", "[[sources]]", f'name = "{name}"', 'kind = "feed"',

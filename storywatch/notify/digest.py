@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from storywatch.storage.models import Item, Judgement
+from storywatch.storage.models import Item, Judgement, Label
 from storywatch.storage.notify import DigestDelivery
 
 # Ledger states that keep an item out of the next digest: mailed, being mailed, or
@@ -159,11 +159,14 @@ def group_entries(items: Sequence[DigestItem]) -> list[DigestEntry]:
 
 def followups_query(topic: str, since: datetime, subscriber_id: int | None):  # type: ignore[no-untyped-def]
     """Ids (and judgement times) of the topic's follow-ups judged since `since`, minus what
-    the ledger blocks, newest first."""
+    the ledger blocks, newest first. A person's label wins over the machine's judgement:
+    an item labelled off-topic or duplicate is never sent, one labelled follow-up is."""
     query = (
         select(Item.id, Judgement.decided_at)
         .join(Judgement, and_(Judgement.item_id == Item.id, Judgement.topic == topic))
-        .where(Judgement.status == "followup", Judgement.decided_at >= since)
+        .outerjoin(Label, and_(Label.item_id == Item.id, Label.topic == topic))
+        .where(func.coalesce(Label.status, Judgement.status) == "followup",
+               Judgement.decided_at >= since)
     )
     if subscriber_id is not None:
         query = query.where(~exists().where(

@@ -36,3 +36,5 @@ class SeedPage(Base):
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(8))
     fetched_at: Mapped[datetime]
+    # The page's own publication time: the seed event's date (classify.features).
+    published_at: Mapped[datetime | None]

@@ -73,7 +73,42 @@ class Judgement(Base):
     cluster_id: Mapped[str | None] = mapped_column(String(64), index=True)
     relevance: Mapped[float | None] = mapped_column(Float)
     novelty: Mapped[float | None] = mapped_column(Float)
+    # The probability of the chosen status (storywatch.classify.model): low = worth a look.
+    confidence: Mapped[float | None] = mapped_column(Float)
     reasons: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     decided_at: Mapped[datetime]
 
     item: Mapped[Item] = relationship(back_populates="judgements")
+
+
+class Label(Base):
+    """A person's judgement of an item for a topic, kept apart from the machine's.
+
+    Rescoring rewrites judgements, never labels; the classifier reads labels back as
+    corrections (storywatch.classify.decide).
+    """
+
+    __tablename__ = "labels"
+    __table_args__ = (UniqueConstraint("item_id", "topic", name="uq_label_item_topic"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    labelled_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class TopicLock(Base):
+    """One row per topic, written first by every judging transaction of that topic.
+
+    The write serialises judging across processes (SQLite lets one writer in at a time,
+    and a transaction whose first statement writes reads the newest data), so two
+    crawls of one topic see each other's follow-ups and put one development in one
+    cluster. PostgreSQL uses an advisory lock instead (storage.locks).
+    """
+
+    __tablename__ = "topic_locks"
+
+    topic: Mapped[str] = mapped_column(String(200), primary_key=True)
+    writes: Mapped[int] = mapped_column(Integer, default=0)

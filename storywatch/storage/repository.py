@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storywatch.normalise.item import NewsItem
-from storywatch.storage.models import Item, ItemUrl, Judgement
+from storywatch.storage.models import Item, ItemUrl, Judgement, Label
 
 
 def dialect_insert(session: Session, table: Any) -> Any:
@@ -86,18 +86,19 @@ def save_judgement(
     cluster_id: str | None = None,
     relevance: float | None = None,
     novelty: float | None = None,
+    confidence: float | None = None,
     reasons: dict[str, Any] | None = None,
 ) -> None:
     """Insert or replace the judgement of (item, topic): re-scoring overwrites in place."""
     upsert_judgement(session, {
         "item_id": item_id, "topic": topic, "status": status, "decided_at": decided_at,
         "duplicate_of": duplicate_of, "cluster_id": cluster_id, "relevance": relevance,
-        "novelty": novelty, "reasons": reasons or {},
+        "novelty": novelty, "confidence": confidence, "reasons": reasons or {},
     })
 
 
 _JUDGEMENT_COLUMNS = ("item_id", "topic", "status", "decided_at", "duplicate_of", "cluster_id",
-                      "relevance", "novelty", "reasons")
+                      "relevance", "novelty", "confidence", "reasons")
 # One compiled upsert per backend: the classifier writes one judgement per item and topic,
 # and rebuilding the statement cost more than executing it (benchmarks/classify_throughput.py).
 _JUDGEMENT_UPSERTS: dict[str, Any] = {}
@@ -124,18 +125,25 @@ def upsert_judgement(session: Session, values: dict[str, Any]) -> None:
 class ItemRow:
     item: Item
     judgement: Judgement | None
+    label: str | None = None
 
     def as_json(self, topic: str | None = None) -> dict[str, Any]:
+        """The item and its judgement. `status` is what a reader should take it for: the
+        person's label when there is one, else the machine's judgement (`judged`)."""
         from storywatch.normalise.dates import iso
 
         item, judgement = self.item, self.judgement
         data: dict[str, Any] = {name: getattr(item, name) for name in ITEM_COLUMNS}
         data["published_at"] = iso(item.published_at)
         data["fetched_at"] = iso(item.fetched_at)
+        judged = judgement.status if judgement else "unclassified"
         return {
             **data,
             "topic": judgement.topic if judgement else topic,
-            "status": judgement.status if judgement else "unclassified",
+            "status": self.label or judged,
+            "judged": judged,
+            "label": self.label,
+            "confidence": judgement.confidence if judgement else None,
             "duplicate_of": judgement.duplicate_of if judgement else None,
             "cluster_id": judgement.cluster_id if judgement else None,
             "relevance": judgement.relevance if judgement else None,
@@ -145,35 +153,41 @@ class ItemRow:
 
 
 def items_query(
-    *, topic: str | None = None, status: str = "all", since: datetime | None = None
-) -> Select[Item, Judgement]:
-    """Items with their judgement for one topic (or every judgement when topic is None)."""
+    *, topic: str | None = None, status: str = "all", since: datetime | None = None,
+    uncertain: bool = False,
+) -> Select[Item, Judgement, str]:
+    """Items with their judgement and label for one topic (or every judgement when topic is
+    None). `status` filters on what the item is taken for: the label, else the judgement.
+    `uncertain`: judged, unlabelled items, the least confident first."""
     on = Judgement.item_id == Item.id
     if topic is not None:
         on = on & (Judgement.topic == topic)
-    query = select(Item, Judgement).outerjoin(Judgement, on)
+    query = select(Item, Judgement, Label.status).outerjoin(Judgement, on).outerjoin(
+        Label, (Label.item_id == Item.id) & (Label.topic == Judgement.topic))
+    effective = func.coalesce(Label.status, Judgement.status)
     if status == "unclassified":
         query = query.where(Judgement.id.is_(None))
     elif status != "all":
-        query = query.where(Judgement.status == status)
+        query = query.where(effective == status)
     if since is not None:
         query = query.where(Item.fetched_at >= since)
+    if uncertain:
+        return query.where(Label.id.is_(None), Judgement.confidence.is_not(None)).order_by(
+            Judgement.confidence, Item.id)
     return query.order_by(Item.published_at.desc().nulls_last(), Item.id.desc())
 
 
 def iter_items(
     session: Session, *, topic: str | None = None, status: str = "all",
-    since: datetime | None = None,
+    since: datetime | None = None, uncertain: bool = False,
 ) -> Iterator[ItemRow]:
-    for item, judgement in session.execute(
-        items_query(topic=topic, status=status, since=since)
+    for item, judgement, label in session.execute(
+        items_query(topic=topic, status=status, since=since, uncertain=uncertain)
     ):
-        yield ItemRow(item, judgement)
+        yield ItemRow(item, judgement, label)
 
 
 def count_items(session: Session) -> int:
-    from sqlalchemy import func
-
     return session.execute(select(func.count(Item.id))).scalar_one()
 
 
