@@ -1,7 +1,8 @@
 """Downloader middlewares that make storywatch a good citizen and a safe one.
 
 - PrivateNetworkMiddleware: no request (redirects and links found in feeds included) goes
-  to a loopback, private, link-local or cloud-metadata address unless the config allows it.
+  to a loopback, private, link-local or cloud-metadata address unless the config allows it,
+  and nothing but http(s) is ever requested, whatever the config says.
 - ConditionalGetMiddleware: feeds and sitemaps are asked with If-None-Match /
   If-Modified-Since; a 304 costs the server and us nothing.
 - RetryAfterMiddleware: a 429/503 with Retry-After is retried after the time asked for,
@@ -16,7 +17,7 @@ import logging
 import socket
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urljoin
 
 from scrapy import Request, Spider
@@ -42,6 +43,8 @@ STORED_VALIDATORS_META = "storywatch_stored_validators"
 NEW_VALIDATORS_META = "storywatch_new_validators"
 
 _IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# The only URL schemes storywatch ever requests, from any source of links.
+WEB_SCHEMES = ("http", "https")
 
 
 def _report(crawler: Crawler, request: Request, reason: str, *, transient: bool = False) -> None:
@@ -92,9 +95,15 @@ class PrivateNetworkMiddleware:
         return cls(crawler)
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        parts = urlparse_cached(request)
+        # Whatever allow_private_networks says: a file:, ftp:, s3: or data: URL from a
+        # robots.txt, sitemap, feed or redirect must never be read (the download handlers
+        # are off too, see settings.py; this says why, against the URL).
+        if parts.scheme not in WEB_SCHEMES or not parts.hostname:
+            self._refuse(request, f"refused: only http(s) URLs with a host are fetched, "
+                                  f"not {parts.scheme or 'a scheme-less'}: URLs")
         if not self.enabled:
             return None
-        parts = urlparse_cached(request)
         host = (parts.hostname or "").lower()
         port = parts.port or (443 if parts.scheme == "https" else 80)
         shown = f"[{host}]" if ":" in host else host
@@ -104,7 +113,6 @@ class PrivateNetworkMiddleware:
         bad = [a for a in addresses if forbidden_address(a)]
         if not bad:
             return None
-        self.crawler.stats.inc_value("storywatch/refused_private")  # type: ignore[union-attr]
         reason = (
             f"refused: {host} is a non-public address ({bad[0]}); "
             "set crawl.allow_private_networks or crawl.allowed_hosts to crawl it"
@@ -112,6 +120,10 @@ class PrivateNetworkMiddleware:
             f"refused: {host} resolves to the non-public address {bad[0]}; "
             "set crawl.allow_private_networks or crawl.allowed_hosts to crawl it"
         )
+        self._refuse(request, reason)
+
+    def _refuse(self, request: Request, reason: str) -> NoReturn:
+        self.crawler.stats.inc_value("storywatch/refused_private")  # type: ignore[union-attr]
         _report(self.crawler, request, reason)
         raise Declined(reason)
 
