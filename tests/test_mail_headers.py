@@ -86,3 +86,47 @@ def test_subject_and_list_id_are_encoded_by_us() -> None:
                      head, re.M)
     assert all(len(line) <= 78 for line in head.split("\r\n"))
     assert header_names(message.as_bytes()).count("bcc") == 0
+
+
+def test_one_bad_stored_address_does_not_stop_the_run(tmp_path: Path,
+                                                      smtp: SmtpServer) -> None:
+    """Addresses stored before `subscribers add` refused encoded words (written here
+    directly): the run goes on, nobody is mailed at a decoded address, and the bad
+    subscriber's items are "failed" with the reason, so they go out once it is fixed."""
+    from sqlalchemy import select, update
+
+    from storywatch.storage.notify import DigestDelivery, Subscriber
+
+    database_url = f"sqlite:///{tmp_path / 'sw.db'}"
+    config = load_config(write_config(tmp_path, database_url, smtp))
+    storage = open_storage(database_url)
+    store(storage, [{"key": "one", "source": "Harbour Times", "status": "followup",
+                     "cluster": None, "hours": 1, "title": "A plain follow-up",
+                     "text": "Nothing unusual happened here at all."}])
+    bad = {"=?utf-8?q?a=2C_b=40evil.example?=@example.org": "ana@example.org",
+           "=?utf-8?q?a=0D=0ABcc=3A_x=40evil.example?=@example.org": "bo@example.org"}
+    with storage.session() as session:
+        for address in ("ana@example.org", "bo@example.org", "zed@example.org"):
+            add_subscription(session, address, support.TOPIC, Schedule.parse("immediate"),
+                             support.BASE)
+        for stored_as, placeholder in bad.items():
+            session.execute(update(Subscriber).where(Subscriber.email == placeholder)
+                            .values(email=stored_as))
+    summary = send_due_digests(config, storage)
+    assert (summary.sent, summary.failed) == (1, 2), summary
+    (mail,) = smtp.sink.wait_for(1)
+    assert mail.recipients == ["zed@example.org"]
+    with storage.session() as session:
+        rows = session.execute(select(DigestDelivery.state, DigestDelivery.error)).all()
+    failed = [error for state, error in rows if state == "failed"]
+    assert len(failed) == 2 and all("encoded word" in (e or "") for e in failed)
+    # Fixed by hand: the next run sends the items that failed.
+    with storage.session() as session:
+        for stored_as, fixed in bad.items():
+            session.execute(update(Subscriber).where(Subscriber.email == stored_as)
+                            .values(email=fixed))
+    again = send_due_digests(config, storage)
+    assert (again.sent, again.failed) == (2, 0), again
+    assert sorted(m.recipients[0] for m in smtp.sink.wait_for(3)[1:]) == [
+        "ana@example.org", "bo@example.org"]
+    storage.dispose()
