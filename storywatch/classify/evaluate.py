@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from storywatch.classify.seeds import prefetch_seeds
 from storywatch.classify.service import Classifier
 from storywatch.config import ClassifyConfig, Config, TopicConfig
 from storywatch.normalise.dates import to_utc, utc_now
@@ -170,6 +171,7 @@ def evaluate(records: Sequence[dict[str, Any]], seeds: Sequence[str],
         storage = open_storage(f"sqlite:///{Path(tmp) / 'eval.db'}")
         classifier = Classifier(config)
         try:
+            prefetch_seeds(config, storage)
             for record in ordered:
                 with storage.session() as session:
                     saved = save_item(session, _news_item(record))
