@@ -274,3 +274,19 @@ def test_encoded_word_addresses_are_refused_at_add(tmp_path: Path, address: str)
     assert result.code == 2, (result.stdout, result.stderr)
     assert "encoded word" in result.stderr and "Traceback" not in result.stderr
     assert address not in run_cli("subscribers", "list", config=config).stdout
+
+
+def test_an_address_stored_before_the_rule_can_still_be_removed(database_url: str) -> None:
+    from sqlalchemy import update
+
+    storage = open_storage(database_url)
+    bad = "=?utf-8?b?YUBiLmM=?=@example.org"
+    with storage.session() as session:
+        add_subscription(session, "ana@example.org", TOPIC, Schedule.parse(), utc_now())
+        session.execute(update(Subscriber).values(email=bad))  # as stored by an older version
+    with storage.session() as session:
+        assert [r.email for r in list_subscriptions(session, email=bad)] == [bad]
+        assert remove_subscriber(session, bad) is True
+    with storage.session() as session:
+        assert list_subscriptions(session) == []
+    storage.dispose()
