@@ -246,6 +246,11 @@ class SmtpConfig(_Section):
             raise ValueError(f"{sender!r} is not an email address: {exc}") from None
         if "\r" in sender or "\n" in sender:
             raise ValueError("must be on one line")
+        if "=?" in sender:
+            # The stdlib decodes an RFC 2047 encoded word in a From: header (a CR/LF in
+            # it then breaks every message); write the name as plain text instead.
+            raise ValueError("must not contain an RFC 2047 encoded word (=?...?=); write "
+                             "the name as plain text, non-ASCII letters included")
         return sender
 
 

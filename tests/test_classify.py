@@ -151,6 +151,11 @@ class _SeedHandler(http.server.BaseHTTPRequestHandler):
     hits = 0
 
     def do_GET(self) -> None:
+        if self.path == "/robots.txt":  # no rules; not counted as a fetch of the seed
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         type(self).hits += 1
         body = SEED_B.read_bytes()
         self.send_response(200)
@@ -176,7 +181,16 @@ def seed_server() -> Iterator[str]:
 
 def test_url_seed_is_fetched_once_and_cached_in_storage(seed_server: str,
                                                         tmp_path: Path) -> None:
+    from storywatch.classify.seeds import prefetch_seeds
+    from storywatch.config import Config, CrawlConfig, TopicConfig
+
     storage = open_storage(f"sqlite:///{tmp_path / 'sw.db'}")
+    config = Config(topics=[TopicConfig(name="t", seeds=[seed_server])],
+                    crawl=CrawlConfig(allowed_hosts=[seed_server.split("/")[2]]))
+    with storage.session() as session, pytest.raises(SeedError, match="not fetched"):
+        load_seed(seed_server, session)
+    assert prefetch_seeds(config, storage) == {}
+    assert prefetch_seeds(config, storage) == {}  # stored: not asked for again
     with storage.session() as session:
         first = load_seed(seed_server, session)
     with storage.session() as session:

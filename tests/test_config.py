@@ -114,3 +114,28 @@ def test_example_config_is_valid() -> None:
     config = load_config(REPO / "examples" / "storywatch.toml")
     assert config.sources and all(s.url.startswith("https://") for s in config.sources)
     assert not config.crawl.allow_private_networks
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("postgresql+nosuch://ana:S3CRET-pw@db.example/sw", "Can't load plugin"),
+    ("postgresql://ana:S3CRET-pw@db.example:abc/sw", "the port is not a number"),
+    ("postgresql:ana:S3CRET-pw@db.example/sw", "is not a database URL"),
+    ("postgresql://ana:S3CRET/pw@db.example:x/sw", "the port is not a number"),
+    ("postgresql+psycopg://ana:S3CRET-pw@127.0.0.1:1/sw", "cannot open the database"),
+])
+def test_storage_url_errors_never_show_the_password(url: str, expected: str) -> None:
+    from storywatch.storage import StorageError, open_storage
+
+    with pytest.raises(StorageError) as caught:
+        open_storage(url)
+    assert expected in str(caught.value)
+    assert "S3CRET" not in str(caught.value) and "pw" not in str(caught.value)
+
+
+def test_cli_non_numeric_port_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[storage]\nurl = "postgresql://ana:S3CRET@db.example:abc/sw"\n')
+    result = run_cli("status", config=path)
+    assert result.code == 2
+    assert "the port is not a number" in result.stderr
+    assert "Traceback" not in result.stderr and "S3CRET" not in result.stderr

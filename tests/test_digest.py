@@ -471,6 +471,8 @@ def test_now_is_aware_utc() -> None:
         ('public_url = "ftp://watch.example.org"', "", "digest.public_url: must be an absolute"),
         ("max_items = 0", "", "digest.max_items"),
         ("", 'sender = "not an address"', "smtp.sender: 'not an address' is not an email"),
+        ("", 'sender = "=?utf-8?q?News=0D=0A?= <digest@example.org>"',
+         "must not contain an RFC 2047 encoded word"),
         ("", "retries = 99", "smtp.retries"),
     ],
 )

@@ -38,6 +38,12 @@ def test_validators_upsert_on_both_backends(database_url: str) -> None:
     ("::1", True), ("fe80::1", True), ("fd00:ec2::254", True), ("::ffff:10.0.0.1", True),
     ("2002:7f00:1::", True), ("224.0.0.1", True),
     ("93.184.216.34", False), ("2606:2800:220:1:248:1893:25c8:1946", False),
+    # IPv4-compatible, NAT64, IPv4-translated and site-local forms (issue 11).
+    ("::127.0.0.1", True), ("::10.0.0.1", True), ("::8.8.8.8", True),
+    ("64:ff9b::127.0.0.1", True), ("64:ff9b::a9fe:a9fe", True), ("64:ff9b::10.1.2.3", True),
+    ("64:ff9b:1::a00:1", True), ("64:ff9b::8.8.8.8", False),
+    ("::ffff:0:127.0.0.1", True), ("::ffff:0:8.8.8.8", True),
+    ("fec0::1", True), ("fefe::1", True), ("2001:4860:4860::8888", False),
 ])
 def test_forbidden_addresses(address: str, forbidden: bool) -> None:
     assert forbidden_address(ipaddress.ip_address(address)) is forbidden

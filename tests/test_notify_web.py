@@ -44,7 +44,8 @@ def test_get_asks_and_one_click_post_unsubscribes(served: tuple[Storage, str]) -
     with storage.session() as session:
         add_subscription(session, "ana@example.org", TOPIC, Schedule.parse(), utc_now())
         add_subscription(session, "ana@example.org", "other", Schedule.parse(), utc_now())
-        token = make_token(signing_secret(session), "ana@example.org", TOPIC)
+        created = list_subscriptions(session, topic=TOPIC)[0].created_at
+        token = make_token(signing_secret(session), "ana@example.org", TOPIC, created)
     url = f"{base}/unsubscribe?token={token}"
     status, page = fetch(url)
     assert status == 200 and "<form method=\"post\"" in page and "ana@example.org" in page
@@ -62,10 +63,58 @@ def test_bad_tokens_and_paths_are_refused(served: tuple[Storage, str]) -> None:
     storage, base = served
     with storage.session() as session:
         add_subscription(session, "ana@example.org", TOPIC, Schedule.parse(), utc_now())
-    forged = make_token("someone else's key", "ana@example.org", TOPIC)
+    forged = make_token("someone else's key", "ana@example.org", TOPIC, utc_now())
     status, page = fetch(f"{base}/unsubscribe?token={forged}", b"List-Unsubscribe=One-Click")
     assert status == 400 and "not valid" in page
     assert fetch(f"{base}/unsubscribe")[0] == 400
     assert fetch(f"{base}/admin")[0] == 404
     with storage.session() as session:
         assert len(list_subscriptions(session)) == 1
+
+
+def test_link_of_an_earlier_subscription_is_refused(served: tuple[Storage, str]) -> None:
+    from datetime import timedelta
+
+    storage, base = served
+    with storage.session() as session:
+        add_subscription(session, "ana@example.org", TOPIC, Schedule.parse(),
+                         utc_now() - timedelta(days=2))
+        secret = signing_secret(session)
+        old = make_token(secret, "ana@example.org", TOPIC,
+                         list_subscriptions(session)[0].created_at)
+    assert fetch(f"{base}/unsubscribe?token={old}", b"List-Unsubscribe=One-Click")[0] == 200
+    with storage.session() as session:
+        add_subscription(session, "ana@example.org", TOPIC, Schedule.parse(), utc_now())
+    for data in (None, b"List-Unsubscribe=One-Click"):
+        status, page = fetch(f"{base}/unsubscribe?token={old}", data)
+        assert status == 400 and "earlier subscription" in page
+    with storage.session() as session:
+        assert len(list_subscriptions(session)) == 1
+
+
+def test_log_has_no_full_token_and_no_control_characters(
+    served: tuple[Storage, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import socket
+    from urllib.parse import urlsplit
+
+    storage, base = served
+    with storage.session() as session:
+        add_subscription(session, "ana@example.org", TOPIC, Schedule.parse(), utc_now())
+        created = list_subscriptions(session)[0].created_at
+        token = make_token(signing_secret(session), "ana@example.org", TOPIC, created)
+    parts = urlsplit(base)
+    caplog.set_level(logging.INFO, logger="storywatch.notify.web")
+    assert fetch(f"{base}/unsubscribe?token={token}")[0] == 200
+    # A request line with an escape sequence and a fake log line in it.
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as raw:
+        raw.sendall(b"GET /x\x1b[2J\x08\x08INFO fake-entry HTTP/1.0\r\n\r\n")
+        raw.recv(4096)
+    # The server logs a request before it answers, so both lines are in by now.
+    assert any("fake-entry" in r.getMessage() for r in caplog.records)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert token[:6] in text, "a shortened token stays, to match requests"
+    assert token not in text and token[:20] not in text
+    assert "\x1b" not in text and "\x08" not in text
+    assert "\\x1b" in text

@@ -235,12 +235,12 @@ def child_script(tmp_path: Path) -> Path:
 
 
 def runner_for(storage, script: Path, mode: str, env: dict | None = None,  # type: ignore[no-untyped-def]
-               **settings: object) -> CrawlRunner:
+               fence=None, **settings: object) -> CrawlRunner:
     values = {"timeout": timedelta(seconds=30), "max_children": 2,
               "batch_window": timedelta(seconds=0), "batch_max": 10, **settings}
     return CrawlRunner(storage, RunnerSettings(**values),  # type: ignore[arg-type]
                        lambda sources: [sys.executable, str(script), mode, *sources],
-                       env={**os.environ, **(env or {})})
+                       env={**os.environ, **(env or {})}, fence=fence)
 
 
 def runs(storage) -> list[CrawlRun]:  # type: ignore[no-untyped-def]
@@ -313,6 +313,46 @@ def test_stopped_runner_starts_nothing(tmp_path: Path, child_script: Path) -> No
     storage.dispose()
 
 
+def test_a_daemon_whose_lease_was_taken_over_launches_nothing(
+    database_url: str, tmp_path: Path, child_script: Path
+) -> None:
+    """Two lease holders on one database: the one whose heartbeat stopped (its lease
+    expired and was taken over) is fenced off before it can start a crawl or a task."""
+    from storywatch.scheduler.daemon import Daemon
+
+    storage = open_storage(database_url)
+    old = Lease(storage, timedelta(seconds=10))
+    old.acquire(now=datetime.now(UTC) - timedelta(minutes=5))  # heartbeats failed since
+    assert old.token is not None
+    new = Lease(storage, timedelta(seconds=10))
+    new.acquire()
+    assert new.token == old.token + 1, "every take moves the fencing token on"
+    assert new.valid() and not old.valid()
+
+    fenced = runner_for(storage, child_script, "ok", fence=old.valid)
+    assert fenced.run_source("a") is None
+    assert runs(storage) == [], "the old holder started no child and wrote no run"
+    result = runner_for(storage, child_script, "ok", fence=new.valid).run_source("a")
+    assert result is not None and result.outcome == "ok"
+    assert [row.source for row in runs(storage)] == ["a"]
+
+    daemon = Daemon(make_config([]), tasks=[
+        PeriodicTask("digests", f"{__name__}:record_call", every=timedelta(hours=1))])
+    daemon.storage, daemon.lease = storage, old
+    CALLS.clear()
+    daemon.run_task("digests")
+    assert CALLS == [], "a fenced daemon runs no periodic task either"
+    # Its next heartbeat finds out, and it stops; the new holder renews as usual.
+    assert not old.renew() and new.renew()
+    # A lease that merely expired (nobody took it) is not valid either until renewed.
+    new.release()
+    lone = Lease(storage, timedelta(seconds=10))
+    lone.acquire(now=datetime.now(UTC) - timedelta(minutes=5))
+    assert not lone.valid()
+    assert lone.renew() and lone.valid()
+    storage.dispose()
+
+
 # ---------------------------------------------------------------- the CLI around it
 
 
@@ -378,6 +418,8 @@ def test_periodic_tasks_get_config_storage_and_now_and_never_raise(
              PeriodicTask("broken", f"{__name__}:broken_task", cron="*/5 * * * *")]
     daemon = Daemon(config, tasks=tasks)
     daemon.storage = open_storage(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    daemon.lease = Lease(daemon.storage, timedelta(seconds=30))  # tasks are fenced by it
+    daemon.lease.acquire()
     CALLS.clear()
     daemon.run_task("digests")
     assert len(CALLS) == 1 and CALLS[0][0] is config and CALLS[0][1] is daemon.storage

@@ -135,7 +135,7 @@ def test_signing_secret_is_generated_once_and_env_overrides(
     with storage.session() as session:
         assert signing_secret(session) == first
     assert len(first) >= 40
-    token = make_token(first, "ana@example.org", TOPIC)
+    token = make_token(first, "ana@example.org", TOPIC, utc_now())
     assert read_token(first, token).email == "ana@example.org"
     with pytest.raises(BadToken):
         read_token(first, token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1])
@@ -194,8 +194,9 @@ def test_cli_unsubscribe_token(tmp_path: Path, database_url: str) -> None:
                    config=config).code == 0
     storage = open_storage(database_url)
     with storage.session() as session:
-        token = make_token(signing_secret(session), "ana@example.org", TOPIC)
-    forged = make_token("not our key", "ana@example.org", TOPIC)
+        (row,) = list_subscriptions(session)
+        token = make_token(signing_secret(session), "ana@example.org", TOPIC, row.created_at)
+    forged = make_token("not our key", "ana@example.org", TOPIC, row.created_at)
     refused = run_cli("unsubscribe", forged, config=config)
     assert refused.code == 2 and "not valid" in refused.stderr
     assert "Traceback" not in refused.stderr
@@ -219,4 +220,73 @@ def test_subscription_created_time_is_now(database_url: str) -> None:
         (row,) = list_subscriptions(session)
     assert before - timedelta(seconds=1) <= row.created_at <= utc_now()
     assert row.last_run_at is None and row.last_sent_at is None
+    storage.dispose()
+
+
+# ---- issue 11: tokens expire and die with their subscription; encoded-word addresses ----
+
+
+def test_unsubscribe_token_expires() -> None:
+    now = utc_now()
+    subscribed = now - timedelta(days=200)
+    fresh = make_token("key", "ana@example.org", TOPIC, subscribed, now=now - timedelta(days=89))
+    old = make_token("key", "ana@example.org", TOPIC, subscribed, now=now - timedelta(days=91))
+    assert read_token("key", fresh, now=now).email == "ana@example.org"
+    with pytest.raises(BadToken, match="expired"):
+        read_token("key", old, now=now)
+
+
+def test_old_link_stops_working_after_subscribing_again(database_url: str) -> None:
+    from storywatch.notify.tokens import redeem
+
+    storage = open_storage(database_url)
+    first_time = utc_now() - timedelta(days=3)
+    with storage.session() as session:
+        add_subscription(session, "ana@example.org", TOPIC, Schedule.parse(), first_time)
+        secret = signing_secret(session)
+        old = make_token(secret, "ana@example.org", TOPIC,
+                         list_subscriptions(session)[0].created_at)
+    with storage.session() as session:
+        assert redeem(session, read_token(secret, old)) is True
+    with storage.session() as session:
+        add_subscription(session, "ana@example.org", TOPIC, Schedule.parse(), utc_now())
+        new = make_token(secret, "ana@example.org", TOPIC,
+                         list_subscriptions(session)[0].created_at)
+    with storage.session() as session, pytest.raises(BadToken, match="earlier subscription"):
+        redeem(session, read_token(secret, old))
+    with storage.session() as session:
+        assert len(list_subscriptions(session)) == 1, "the old link ended nothing"
+    with storage.session() as session:
+        assert redeem(session, read_token(secret, new)) is True
+    with storage.session() as session:
+        assert list_subscriptions(session) == []
+    storage.dispose()
+
+
+@pytest.mark.parametrize("address", [
+    "=?utf-8?q?a=2C_b=40evil.example?=@example.org",
+    "=?utf-8?b?YUBiLmM=?=@example.org",
+    "x=?utf-8?q?a?=y@example.org",
+])
+def test_encoded_word_addresses_are_refused_at_add(tmp_path: Path, address: str) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'sw.db'}")
+    result = run_cli("subscribers", "add", address, "--topic", TOPIC, config=config)
+    assert result.code == 2, (result.stdout, result.stderr)
+    assert "encoded word" in result.stderr and "Traceback" not in result.stderr
+    assert address not in run_cli("subscribers", "list", config=config).stdout
+
+
+def test_an_address_stored_before_the_rule_can_still_be_removed(database_url: str) -> None:
+    from sqlalchemy import update
+
+    storage = open_storage(database_url)
+    bad = "=?utf-8?b?YUBiLmM=?=@example.org"
+    with storage.session() as session:
+        add_subscription(session, "ana@example.org", TOPIC, Schedule.parse(), utc_now())
+        session.execute(update(Subscriber).values(email=bad))  # as stored by an older version
+    with storage.session() as session:
+        assert [r.email for r in list_subscriptions(session, email=bad)] == [bad]
+        assert remove_subscriber(session, bad) is True
+    with storage.session() as session:
+        assert list_subscriptions(session) == []
     storage.dispose()

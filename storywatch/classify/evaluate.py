@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from storywatch.classify.model import DecisionModel
+from storywatch.classify.seeds import prefetch_seeds
 from storywatch.classify.service import Classifier
 from storywatch.config import ClassifyConfig, Config, TopicConfig
 from storywatch.normalise.dates import to_utc, utc_now
@@ -182,6 +183,7 @@ def evaluate(records: Sequence[dict[str, Any]], seeds: Sequence[str],
         storage = open_storage(f"sqlite:///{Path(tmp) / 'eval.db'}")
         classifier = Classifier(config, model)
         try:
+            prefetch_seeds(config, storage)
             ids = []
             with storage.session() as session:
                 for record in ordered:

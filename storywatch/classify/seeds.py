@@ -3,27 +3,34 @@
 A .txt seed is plain text whose first non-empty line is the title; an .html file or a
 URL goes through the same extractor as crawled pages. A URL is fetched once and kept in
 the seed_pages table, so the daemon does not download it again on every run.
+
+URLs are fetched by `prefetch_seeds`, before a crawl or a rescore starts, through the
+crawl's own guarded path (spiders/seeds.py: private-network guard on every redirect,
+http(s) only, robots.txt, size cap, user agent) in a child process; `load_seed` only
+reads what that stored.
 """
 
 from __future__ import annotations
 
-import urllib.request
+import logging
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing import get_context
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from storywatch.config import Config
 from storywatch.extraction import extract_article
 from storywatch.normalise.dates import utc_now
 from storywatch.normalise.language import detect_language
 from storywatch.normalise.text import clean_text
 from storywatch.normalise.urls import canonical_url
+from storywatch.storage import Storage
 from storywatch.storage.classify import SeedPage
 
-# Seeds are fetched once; a slow site should fail the first run clearly, not hang it.
-FETCH_TIMEOUT = 30
-USER_AGENT = "storywatch/0.1 (seed fetch)"
+log = logging.getLogger(__name__)
 
 
 class SeedError(Exception):
@@ -67,30 +74,63 @@ def load_seed(ref: str, session: Session | None = None) -> Seed:
                 published)
 
 
+def seed_page_from_html(ref: str, html: str) -> SeedPage:
+    """The row kept for a fetched seed URL; SeedError when the page holds no article."""
+    article = extract_article(html, ref)
+    if not article.text.strip():
+        raise SeedError(f"seed {ref}: no article text found on the page")
+    return SeedPage(
+        url=canonical_url(ref), title=article.title, text=article.text,
+        language=detect_language(article.text, article.language), fetched_at=utc_now(),
+        published_at=article.published_at,
+    )
+
+
 def _url_seed(ref: str, session: Session | None) -> Seed:
     url = canonical_url(ref)
     cached = session.get(SeedPage, url) if session is not None else None
     if cached is None:
-        request = urllib.request.Request(ref, headers={"User-Agent": USER_AGENT})
-        try:
-            with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
-                html = response.read().decode(
-                    response.headers.get_content_charset() or "utf-8", "replace"
-                )
-        except (OSError, ValueError) as exc:
-            raise SeedError(f"seed {ref}: cannot fetch it: {exc}") from None
-        article = extract_article(html, ref)
-        if not article.text.strip():
-            raise SeedError(f"seed {ref}: no article text found on the page")
-        cached = SeedPage(
-            url=url, title=article.title, text=article.text,
-            language=detect_language(article.text, article.language), fetched_at=utc_now(),
-            published_at=article.published_at,
-        )
-        if session is not None:
-            session.merge(cached)
+        raise SeedError(f"seed {ref}: not fetched (it is fetched before each crawl and "
+                        "rescore, and the log says why it failed)")
     return Seed(ref, url, url, cached.title, cached.text, cached.language or "en",
                 cached.published_at)
+
+
+def seed_urls(config: Config) -> list[str]:
+    return list(dict.fromkeys(ref for topic in config.topics for ref in topic.seeds
+                              if _is_url(ref)))
+
+
+def prefetch_seeds(config: Config, storage: Storage) -> dict[str, str]:
+    """Fetch the topics' seed URLs that are not stored yet; why each failed, by URL.
+
+    In a child process, through the crawl's guarded path (spiders/seeds.py). Called
+    before anything that classifies (a crawl, rescore, eval) and outside any session, so
+    those see the stored pages; a failure is logged, and the topic's classification then
+    reports its SeedError per item as before.
+    """
+    urls = seed_urls(config)
+    if not urls:
+        return {}
+    with storage.session() as session:
+        missing = [url for url in urls if session.get(SeedPage, canonical_url(url)) is None]
+    if not missing:
+        return {}
+    # spawn: a fresh interpreter for Scrapy's reactor, whatever this process already runs.
+    # The pages go into the database given, whatever the config's storage.url says.
+    target = config.model_copy(update={"storage": config.storage.model_copy(
+        update={"url": storage.engine.url.render_as_string(hide_password=False)})})
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        failures = pool.submit(_crawl_seeds, target, missing).result()
+    for url, reason in failures.items():
+        log.warning("seed %s not fetched: %s", url, reason)
+    return failures
+
+
+def _crawl_seeds(config: Config, urls: list[str]) -> dict[str, str]:
+    from storywatch.spiders.seeds import crawl_seeds  # Scrapy only in the child
+
+    return crawl_seeds(config, urls)
 
 
 def load_seeds(refs: list[str], session: Session | None = None) -> list[Seed]:

@@ -173,7 +173,7 @@ def rescore(
 
     Example: storywatch rescore --topic deserters
     """
-    from storywatch.classify.seeds import SeedError
+    from storywatch.classify.seeds import SeedError, prefetch_seeds
     from storywatch.classify.service import Classifier
 
     opts = options(ctx)
@@ -184,6 +184,7 @@ def rescore(
         config.topic(topic)
     storage = opts.storage(config)
     try:
+        prefetch_seeds(config, storage)
         done = Classifier(config).rescore(storage, topic=topic, only_unjudged=unjudged)
     except SeedError as exc:
         fail(str(exc))

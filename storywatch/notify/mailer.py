@@ -159,10 +159,15 @@ class Mailer:
         if os.environ.get(FAULT_EXIT_AFTER_SEND_ENV):
             os._exit(75)
 
-    def send(self, message: EmailMessage) -> None:
-        """Deliver one message; raise SendFailed (not delivered) or SendUncertain."""
+    def send(self, message: EmailMessage, recipients: list[str] | None = None) -> None:
+        """Deliver one message; raise SendFailed (not delivered) or SendUncertain.
+
+        `recipients` is the envelope; without it, the To: addresses as the stdlib reads
+        them back (which decodes encoded words: the digest sender always passes it).
+        """
         sender = parseaddr(str(message["From"]))[1]
-        recipients = [address for _name, address in getaddresses(message.get_all("To", []))]
+        if recipients is None:
+            recipients = [address for _name, address in getaddresses(message.get_all("To", []))]
         data = message.as_bytes()
         attempt = 0
         while True:

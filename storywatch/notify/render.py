@@ -3,7 +3,9 @@
 Scraped titles and leads reach the HTML through Jinja2's autoescaping, and the rendered
 entries then pass nh3 with a short allow-list (no script, no img, so no tracking pixel;
 only http(s) hrefs). Headers go through the stdlib email API with the SMTP policy, which
-refuses CR/LF in a header value; titles are put on one line before they get there.
+refuses CR/LF in a header value; the headers made from scraped or user text (Subject,
+List-Id) are neutralised and encoded by notify/headers.py (no RFC 2047 encoded word in a
+title is ever decoded into a header line).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from storywatch.notify.digest import Digest, DigestItem, one_line, shorten
+from storywatch.notify.headers import header_registry, neutralise
 
 # What the entries fragment may contain after sanitising; anything else is stripped.
 _TAGS = {"div", "h2", "p", "a", "span"}
@@ -33,7 +36,9 @@ _TEXT_WIDTH = 72
 # 7bit: non-ASCII bodies are quoted-printable, so no relay needs 8BITMIME. Lines up to
 # RFC 5322's 998: the default 78 would turn the long List-Unsubscribe URL into an RFC 2047
 # encoded word, which mail clients do not read as a URL. CR/LF in values is still refused.
-MESSAGE_POLICY = policy.SMTP.clone(cte_type="7bit", max_line_length=998)
+# Subject and List-Id are encoded and folded by notify/headers.py, not by the stdlib.
+MESSAGE_POLICY = policy.SMTP.clone(cte_type="7bit", max_line_length=998,
+                                   header_factory=header_registry())
 
 
 def when(item: DigestItem, zone: object) -> str:
@@ -90,7 +95,7 @@ def count_phrase(digest: Digest) -> str:
 
 def subject_of(digest: Digest) -> str:
     first = shorten(digest.entries[0].primary.title, _SUBJECT_TITLE_CHARS)
-    return one_line(f"[{digest.topic}] {count_phrase(digest)}: {first}")
+    return neutralise(f"[{digest.topic}] {count_phrase(digest)}: {first}")
 
 
 def sanitise_fragment(html: str) -> str:
@@ -127,8 +132,10 @@ def build_message(rendered: RenderedDigest, *, sender: str, to: str, topic: str,
     message["To"] = to
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(idstring=digest_id, domain=domain)
-    slug = "".join(c if c.isalnum() else "-" for c in one_line(topic).lower()).strip("-")
-    message["List-Id"] = f"storywatch {one_line(topic)} <{slug or 'topic'}.digest.{domain}>"
+    # The list id must be ASCII (RFC 2919); the phrase before it is encoded if need be.
+    slug = "".join(c if c.isascii() and c.isalnum() else "-"
+                   for c in one_line(topic).lower()).strip("-")
+    message["List-Id"] = f"storywatch {neutralise(topic)} <{slug or 'topic'}.digest.{domain}>"
     # RFC 8058 one-click: mail providers POST "List-Unsubscribe=One-Click" to this URL.
     message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

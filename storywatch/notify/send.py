@@ -19,7 +19,12 @@ from storywatch.notify import ledger
 from storywatch.notify.digest import Digest, DigestItem, build_digest, first_digest_start
 from storywatch.notify.mailer import Mailer, SendFailed, SendUncertain
 from storywatch.notify.render import build_message, render_digest
-from storywatch.notify.subscribers import SubscriptionRow, list_subscriptions
+from storywatch.notify.subscribers import (
+    SubscriptionError,
+    SubscriptionRow,
+    list_subscriptions,
+    normalise_email,
+)
 from storywatch.notify.tokens import make_token, signing_secret
 from storywatch.storage import Storage
 from storywatch.storage.notify import Subscription
@@ -175,12 +180,28 @@ def _send_one(config: Config, storage: Storage, mailer: Mailer, sub: Subscriptio
     restricted = digest.restricted_to(claimed)
     if restricted is None:
         return True  # another process is sending exactly these items right now
-    link = unsubscribe_url(config.digest.public_url, make_token(secret, sub.email, sub.topic))
-    rendered = render_digest(restricted, unsubscribe_url=link, schedule=sub.schedule.describe())
-    message = build_message(rendered, sender=config.smtp.sender, to=sub.email, topic=sub.topic,
-                            digest_id=digest_id, now=now, unsubscribe_url=link)
     try:
-        mailer.send(message)
+        # Checked again here (a row stored before today's rules, or written by hand); not
+        # compared with its normal form, which a newer email-validator may spell otherwise.
+        normalise_email(sub.email)
+        link = unsubscribe_url(config.digest.public_url,
+                               make_token(secret, sub.email, sub.topic, sub.created_at))
+        rendered = render_digest(restricted, unsubscribe_url=link,
+                                 schedule=sub.schedule.describe())
+        message = build_message(rendered, sender=config.smtp.sender, to=sub.email,
+                                topic=sub.topic, digest_id=digest_id, now=now,
+                                unsubscribe_url=link)
+    except (SubscriptionError, ValueError) as exc:
+        # Nothing was sent: the rows are "failed" (sendable again once the address is
+        # fixed), with the reason, and the run goes on with the next subscriber.
+        reason = f"cannot build the message: {exc}"
+        with storage.session() as session:
+            ledger.mark(session, digest_id, "failed", utc_now(), error=reason)
+        summary.failed += 1
+        log.error("digest to %r (%s) not sent: %s", sub.email, sub.topic, reason)
+        return True
+    try:
+        mailer.send(message, recipients=[sub.email])
     except SendFailed as exc:
         with storage.session() as session:
             ledger.mark(session, digest_id, "failed", utc_now(), error=str(exc))

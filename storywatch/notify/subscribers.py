@@ -26,15 +26,34 @@ class SubscriptionError(ValueError):
 
 def normalise_email(address: str) -> str:
     """The address in the normal form email-validator gives (so case variants of the domain
-    are one subscriber); refuses anything that is not a single plain address."""
+    are one subscriber); refuses anything that is not a single plain address.
+
+    `=?` is refused too: `=?utf-8?q?a=2C_b=40evil.example?=@example.org` is valid
+    RFC 5322 syntax, but the stdlib's header parser decodes the encoded word, and the To:
+    header that comes out names other recipients (or holds a CR/LF and cannot be built).
+    """
     try:
         # No SMTPUTF8 local parts: many relays still refuse them, and the message headers
         # are written with the plain (7-bit) SMTP policy.
         valid = validate_email(address.strip(), check_deliverability=False,
                                allow_smtputf8=False)
-        return valid.ascii_email or valid.normalized
+        normal = valid.ascii_email or valid.normalized
     except EmailNotValidError as exc:
         raise SubscriptionError(f"{address!r} is not a valid email address: {exc}") from None
+    if "=?" in normal:
+        raise SubscriptionError(f"{address!r} is not accepted: it contains an RFC 2047 "
+                                "encoded word (=?...?=), which mail programs decode into "
+                                "a different address")
+    return normal
+
+
+def lookup_email(address: str) -> str:
+    """The stored form to look an address up by: normalised when it can be, else as given,
+    so an address stored before a validation rule existed can still be removed."""
+    try:
+        return normalise_email(address)
+    except SubscriptionError:
+        return address.strip()
 
 
 @dataclass(frozen=True)
@@ -164,7 +183,7 @@ def list_subscriptions(session: Session, topic: str | None = None,
     if topic is not None:
         query = query.where(Subscription.topic == topic)
     if email is not None:
-        query = query.where(Subscriber.email == normalise_email(email))
+        query = query.where(Subscriber.email == lookup_email(email))
     rows = session.execute(query.order_by(Subscription.topic, Subscriber.email)).all()
     return [
         SubscriptionRow(
@@ -180,7 +199,7 @@ def remove_subscription(session: Session, email: str, topic: str) -> bool:
     """End one subscription; the address and its send history stay, so re-subscribing
     never brings back what was already mailed."""
     subscriber_id = session.execute(
-        select(Subscriber.id).where(Subscriber.email == normalise_email(email))
+        select(Subscriber.id).where(Subscriber.email == lookup_email(email))
     ).scalar()
     if subscriber_id is None:
         return False
@@ -194,6 +213,6 @@ def remove_subscription(session: Session, email: str, topic: str) -> bool:
 def remove_subscriber(session: Session, email: str) -> bool:
     """Forget the address entirely: subscriptions and send history go with it."""
     result = session.execute(
-        delete(Subscriber).where(Subscriber.email == normalise_email(email))
+        delete(Subscriber).where(Subscriber.email == lookup_email(email))
     )
     return bool(cast(CursorResult[Any], result).rowcount)

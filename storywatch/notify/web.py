@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from storywatch.notify.subscribers import remove_subscription
-from storywatch.notify.tokens import BadToken, read_token, signing_secret
+from storywatch.notify.tokens import BadToken, read_token, redeem, signing_secret, subscription_of
 from storywatch.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ def unsubscribe_app(storage: Storage) -> Callable[[dict[str, Any], StartResponse
         with storage.session() as session:
             try:
                 request = read_token(signing_secret(session), token)
+                subscription_of(session, request)  # an earlier subscription's link: refused
             except BadToken as exc:
                 return _page(start_response, "400 Bad Request", "Invalid link",
                              f"<p>{html.escape(str(exc))}.</p>")
@@ -67,7 +68,7 @@ def unsubscribe_app(storage: Storage) -> Callable[[dict[str, Any], StartResponse
                     f"action=\"?token={html.escape(token)}\"><button type=\"submit\">"
                     "Unsubscribe</button></form>",
                 )
-            removed = remove_subscription(session, request.email, request.topic)
+            removed = redeem(session, request)
         log.info("unsubscribed %s from %s via the web (%s)", request.email, request.topic,
                  "removed" if removed else "already gone")
         return _page(start_response, "200 OK", "Unsubscribed",
@@ -76,9 +77,22 @@ def unsubscribe_app(storage: Storage) -> Callable[[dict[str, Any], StartResponse
     return app
 
 
+# A token in a request line, kept to its first characters in the log: enough to match a
+# complaint to a request, not enough to unsubscribe anyone with a copy of the log.
+_TOKEN_IN_LINE = re.compile(r"(token=[^&\s]{6})[^&\s]*")
+
+
+def loggable(value: object) -> str:
+    """Request data as it may go into the log: tokens shortened, and control characters
+    (a request line is the client's bytes) escaped, so no log line can be forged."""
+    text = _TOKEN_IN_LINE.sub(r"\1…", str(value))
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
-        log.info("%s " + format, self.address_string(), *args)
+        log.info("%s %s", self.address_string(), loggable(format % args))
 
 
 def make_unsubscribe_server(storage: Storage, host: str, port: int) -> WSGIServer:

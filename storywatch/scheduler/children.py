@@ -191,11 +191,15 @@ class CrawlRunner:
         settings: RunnerSettings,
         command: Callable[[list[str]], list[str]],
         env: dict[str, str] | None = None,
+        fence: Callable[[], bool] | None = None,
     ) -> None:
         self.storage = storage
         self.settings = settings
         self._command = command
         self._env = env
+        # Asked right before each child starts: False (or an error) means this daemon's
+        # lease is not provably its own any more, and nothing is launched.
+        self._fence = fence
         self._lock = threading.Condition()
         self._open: _Batch | None = None
         self._running = 0  # children alive
@@ -237,6 +241,8 @@ class CrawlRunner:
                     return None
                 self._running += 1
             try:
+                if not self._fenced(batch.sources):
+                    return None
                 batch.results = self._run_child(batch.sources)
             finally:
                 with self._lock:
@@ -248,6 +254,19 @@ class CrawlRunner:
             with self._lock:
                 self._active -= 1
                 self._lock.notify_all()
+
+    def _fenced(self, sources: list[str]) -> bool:
+        if self._fence is None:
+            return True
+        try:
+            if self._fence():
+                return True
+            reason = "this daemon's lease is no longer valid (lost or not renewed in time)"
+        except Exception as exc:  # the database cannot be asked: not provably ours
+            reason = f"the daemon lease cannot be checked ({str(exc).splitlines()[0]})"
+        log.error("not starting the crawl of %s: %s", ", ".join(sources), reason,
+                  extra={"fields": {"event": "fenced", "sources": sources}})
+        return False
 
     def _run_child(self, sources: list[str]) -> dict[str, RunResult]:
         timeout = self.settings.timeout.total_seconds()

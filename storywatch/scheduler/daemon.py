@@ -79,6 +79,7 @@ class Daemon:
         self.storage: Storage | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.runner: CrawlRunner | None = None
+        self.lease: Lease | None = None
 
     # ------------------------------------------------------------------ jobs
 
@@ -125,10 +126,26 @@ class Daemon:
             log.info("%s recovered after %d failed run(s)", source, before,
                      extra={"fields": {**fields, "event": "recovered", "failures": before}})
 
+    def _fence(self) -> bool:
+        """True while the lease is provably ours; else wake the main loop, whose renewal
+        then finds out whether it was taken over (and stops the daemon) or not."""
+        assert self.lease is not None
+        try:
+            valid = self.lease.valid()
+        except SQLAlchemyError:
+            valid = False
+        if not valid:
+            self._wake.set()
+        return valid
+
     def run_task(self, name: str) -> None:
         task = self.tasks.get(name)
         if task is None:
             log.warning("periodic task %s is no longer defined; skipping", name)
+            return
+        if not self._fence():
+            log.error("periodic task %s not started: this daemon's lease is not valid", name,
+                      extra={"fields": {"event": "fenced", "task": name}})
             return
         started = time.monotonic()
         try:
@@ -163,7 +180,9 @@ class Daemon:
             if orphans:
                 log.warning("marked %d run(s) left unfinished by a previous daemon as killed",
                             orphans)
-            self.runner = CrawlRunner(storage, self._runner_settings(config), self._command)
+            self.lease = lease
+            self.runner = CrawlRunner(storage, self._runner_settings(config), self._command,
+                                      fence=self._fence)
             self.scheduler = BackgroundScheduler(
                 jobstores={"default": SQLAlchemyJobStore(engine=storage.engine,
                                                          tablename=JOBS_TABLE)},

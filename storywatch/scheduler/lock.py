@@ -5,12 +5,18 @@ both backends and across hosts (two containers sharing one PostgreSQL), and beca
 same row tells `storywatch status` whether a daemon is alive and where it runs.
 The lease is taken with one conditional upsert, so two daemons starting at the same
 moment cannot both win.
+
+Each take increments the row's fencing token. A daemon checks `valid()` (its token is still
+the row's, the lease has not expired, and its own last renewal is recent enough) before it
+launches a crawl or a task: a daemon whose heartbeat failed while another took over stops
+launching work at once, instead of at its next successful heartbeat.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -68,6 +74,10 @@ class Lease:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.owner = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:12]}"
+        self.token: int | None = None  # the fencing token of our take, once acquired
+        # time.monotonic() after which we cannot know that the lease is still ours (no
+        # renewal succeeded within a lease's lifetime): wall-clock jumps do not move it.
+        self._deadline = 0.0
 
     def acquire(self, now: datetime | None = None) -> None:
         """Take the lease if free, expired, or held by a dead process on this host."""
@@ -114,12 +124,18 @@ class Lease:
             takeable = (DaemonLease.expires_at < now) | (DaemonLease.owner == self.owner)
             if steal is not None:
                 takeable = takeable | (DaemonLease.owner == steal)
-            statement = insert.values(**values).on_conflict_do_update(
+            statement = insert.values(**values, token=1).on_conflict_do_update(
                 index_elements=["name"],
-                set_={k: v for k, v in values.items() if k != "name"},
+                set_={**{k: v for k, v in values.items() if k != "name"},
+                      "token": DaemonLease.token + 1},
                 where=takeable,
-            ).returning(DaemonLease.owner)
-            return session.execute(statement).scalar() == self.owner
+            ).returning(DaemonLease.owner, DaemonLease.token)
+            row = session.execute(statement).first()
+        if row is None or row.owner != self.owner:
+            return False
+        self.token = int(row.token)
+        self._deadline = time.monotonic() + self.ttl.total_seconds()
+        return True
 
     def renew(self, now: datetime | None = None) -> bool:
         """Push the expiry forward; False means the lease was lost (taken over or deleted)."""
@@ -127,10 +143,30 @@ class Lease:
         with self.storage.session() as session:
             done = session.execute(
                 update(DaemonLease)
-                .where(DaemonLease.name == LEASE_NAME, DaemonLease.owner == self.owner)
+                .where(DaemonLease.name == LEASE_NAME, DaemonLease.owner == self.owner,
+                       DaemonLease.token == self.token)
                 .values(heartbeat_at=now, expires_at=now + self.ttl)
             )
-            return bool(done.rowcount)  # type: ignore[attr-defined]
+            renewed = bool(done.rowcount)  # type: ignore[attr-defined]
+        if renewed:
+            self._deadline = time.monotonic() + self.ttl.total_seconds()
+        return renewed
+
+    def valid(self, now: datetime | None = None) -> bool:
+        """The fence, checked before launching anything: True only while the lease is
+        provably ours (our token is the row's and it has not expired, and a renewal of ours
+        succeeded within one lease lifetime). Raises SQLAlchemyError when the database
+        cannot be asked; the caller launches nothing then either."""
+        if self.token is None or time.monotonic() >= self._deadline:
+            return False
+        now = now or datetime.now(UTC)
+        with self.storage.session() as session:
+            row = session.execute(
+                select(DaemonLease.owner, DaemonLease.token, DaemonLease.expires_at)
+                .where(DaemonLease.name == LEASE_NAME)
+            ).first()
+        return (row is not None and row.owner == self.owner and row.token == self.token
+                and row.expires_at > now)
 
     def release(self) -> None:
         with self.storage.session() as session:

@@ -1,7 +1,8 @@
 """Downloader middlewares that make storywatch a good citizen and a safe one.
 
 - PrivateNetworkMiddleware: no request (redirects and links found in feeds included) goes
-  to a loopback, private, link-local or cloud-metadata address unless the config allows it.
+  to a loopback, private, link-local or cloud-metadata address unless the config allows it,
+  and nothing but http(s) is ever requested, whatever the config says.
 - ConditionalGetMiddleware: feeds and sitemaps are asked with If-None-Match /
   If-Modified-Since; a 304 costs the server and us nothing.
 - RetryAfterMiddleware: a 429/503 with Retry-After is retried after the time asked for,
@@ -16,7 +17,7 @@ import logging
 import socket
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urljoin
 
 from scrapy import Request, Spider
@@ -42,6 +43,8 @@ STORED_VALIDATORS_META = "storywatch_stored_validators"
 NEW_VALIDATORS_META = "storywatch_new_validators"
 
 _IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# The only URL schemes storywatch ever requests, from any source of links.
+WEB_SCHEMES = ("http", "https")
 
 
 def _report(crawler: Crawler, request: Request, reason: str, *, transient: bool = False) -> None:
@@ -55,19 +58,46 @@ def _report(crawler: Crawler, request: Request, reason: str, *, transient: bool 
 # ------------------------------------------------------------------ private networks
 
 
+# NAT64's well-known prefix (RFC 6052): 64:ff9b::a.b.c.d is a.b.c.d reached through a
+# translator, which is how IPv6-only networks reach every IPv4 site.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Also carrying an IPv4 address in their last 32 bits: the deprecated IPv4-compatible
+# ::a.b.c.d and the IPv4-translated ::ffff:0:a.b.c.d (RFC 2765).
+_LOW_IPV4 = (_NAT64, ipaddress.IPv6Network("::/96"), ipaddress.IPv6Network("::ffff:0:0/96"))
+# Not reachable from the internet, however this Python version's tables judge them:
+# site-local (deprecated, fec0::/10) and NAT64 local-use (RFC 8215, 64:ff9b:1::/48).
+_NOT_PUBLIC_V6 = (ipaddress.IPv6Network("fec0::/10"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries, for every form that carries one."""
+    teredo_client = address.teredo[1] if address.teredo else None
+    for inner in (address.ipv4_mapped, address.sixtofour, teredo_client):
+        if inner is not None:
+            return inner
+    if any(address in net for net in _LOW_IPV4):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def forbidden_address(address: _IPAddress) -> bool:
     """Loopback, private, link-local (cloud metadata), CGNAT, multicast, reserved, unspecified.
 
-    `is_global` is false for all of them; IPv4-mapped and 6to4/Teredo IPv6 forms are unwrapped
-    first so that ::ffff:127.0.0.1 is judged as 127.0.0.1.
+    IPv6 forms that carry an IPv4 address (mapped, IPv4-compatible, IPv4-translated, NAT64,
+    6to4, Teredo) are unwrapped first, so ::ffff:127.0.0.1, ::127.0.0.1 and
+    64:ff9b::127.0.0.1 are judged as 127.0.0.1. NAT64 to a public address is allowed (it
+    is how IPv6-only hosts reach IPv4 sites); the other forms lie in the reserved ::/8
+    and are refused whatever they carry (Python 3.11.7 calls ::8.8.8.8 global).
     """
     if isinstance(address, ipaddress.IPv6Address):
-        inner = address.ipv4_mapped or address.sixtofour or (
-            address.teredo[1] if address.teredo else None
-        )
+        inner = embedded_ipv4(address)
         if inner is not None and forbidden_address(inner):
             return True
-    return not address.is_global or address.is_multicast
+        if address in _NAT64:
+            return False
+        if address.is_site_local or any(address in net for net in _NOT_PUBLIC_V6):
+            return True
+    return not address.is_global or address.is_multicast or address.is_reserved
 
 
 class PrivateNetworkMiddleware:
@@ -92,9 +122,15 @@ class PrivateNetworkMiddleware:
         return cls(crawler)
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        parts = urlparse_cached(request)
+        # Whatever allow_private_networks says: a file:, ftp:, s3: or data: URL from a
+        # robots.txt, sitemap, feed or redirect must never be read (the download handlers
+        # are off too, see settings.py; this says why, against the URL).
+        if parts.scheme not in WEB_SCHEMES or not parts.hostname:
+            self._refuse(request, f"refused: only http(s) URLs with a host are fetched, "
+                                  f"not {parts.scheme or 'a scheme-less'}: URLs")
         if not self.enabled:
             return None
-        parts = urlparse_cached(request)
         host = (parts.hostname or "").lower()
         port = parts.port or (443 if parts.scheme == "https" else 80)
         shown = f"[{host}]" if ":" in host else host
@@ -104,7 +140,6 @@ class PrivateNetworkMiddleware:
         bad = [a for a in addresses if forbidden_address(a)]
         if not bad:
             return None
-        self.crawler.stats.inc_value("storywatch/refused_private")  # type: ignore[union-attr]
         reason = (
             f"refused: {host} is a non-public address ({bad[0]}); "
             "set crawl.allow_private_networks or crawl.allowed_hosts to crawl it"
@@ -112,6 +147,10 @@ class PrivateNetworkMiddleware:
             f"refused: {host} resolves to the non-public address {bad[0]}; "
             "set crawl.allow_private_networks or crawl.allowed_hosts to crawl it"
         )
+        self._refuse(request, reason)
+
+    def _refuse(self, request: Request, reason: str) -> NoReturn:
+        self.crawler.stats.inc_value("storywatch/refused_private")  # type: ignore[union-attr]
         _report(self.crawler, request, reason)
         raise Declined(reason)
 

@@ -15,12 +15,14 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 
+from storywatch.classify.seeds import prefetch_seeds, seed_urls
 from storywatch.config import Config, SourceConfig
 from storywatch.spiders.context import RunContext
 from storywatch.spiders.feed import FeedSpider
 from storywatch.spiders.settings import scrapy_settings
 from storywatch.spiders.site import SiteSpider
 from storywatch.spiders.sitemap import SitemapSpider
+from storywatch.storage import open_storage
 
 SPIDERS: dict[str, type] = {"feed": FeedSpider, "sitemap": SitemapSpider, "site": SiteSpider}
 
@@ -90,6 +92,13 @@ def run_crawl(
 ) -> CrawlSummary:
     """Crawl the given sources (default: all) concurrently and return per-source figures."""
     sources = list(config.sources if sources is None else sources)
+    if sources and seed_urls(config):
+        # Before the reactor: seed URLs are fetched in a crawl of their own (a child).
+        seed_storage = open_storage(config.storage.url)
+        try:
+            prefetch_seeds(config, seed_storage)
+        finally:
+            seed_storage.dispose()
     settings = scrapy_settings(config, settings_overrides)
     # storywatch.logs owns the root handler; Scrapy only sets levels and its Twisted bridge.
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")

@@ -36,6 +36,9 @@ LOG_LEVEL = "INFO"
 HTTPCACHE_ENABLED = False
 # Checks the address each connection really uses (see PrivateNetworkMiddleware).
 TWISTED_DNS_RESOLVER = "storywatch.spiders.politeness.GuardedResolver"
+# Only http(s) is ever downloaded: a `Sitemap: file:///proc/self/environ` line in a
+# robots.txt (or such a link anywhere) must not read local files, and file: has no size cap.
+DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 
 # process_request runs in ascending order: known articles are dropped before any DNS
 # lookup, the private-network guard runs before robots.txt is asked for, and the stored

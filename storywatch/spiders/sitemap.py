@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
@@ -51,7 +51,13 @@ class SitemapSpider(NewsSpider):
         for url in urls:
             if url not in self.sitemaps_seen:
                 self.sitemaps_seen.add(url)
-                yield self.listing_request(url, self.parse, sitemap_depth=0)
+                try:
+                    request = self.listing_request(url, self.parse, sitemap_depth=0)
+                except ValueError as exc:  # a URL Scrapy cannot request: said, not silent
+                    self.crawler.stats.inc_value("storywatch/listings_failed")
+                    self.record_failure(url, f"cannot request this sitemap URL: {exc}")
+                    continue
+                yield request
 
     async def _robots_sitemaps(self, root: str) -> list[str]:
         """`Sitemap:` lines of robots.txt, read from the copy the robots middleware fetched.
@@ -67,7 +73,7 @@ class SitemapSpider(NewsSpider):
             parser = await middleware.robot_parser(scrapy.Request(robots_url))
             protego = getattr(parser, "rp", None)
             if protego is not None:
-                found = list(dict.fromkeys(protego.sitemaps))
+                found = self._usable_sitemaps(protego.sitemaps, robots_url)
         else:
             response = await self.crawler.engine.download_async(  # type: ignore[union-attr]
                 scrapy.Request(robots_url, meta={"handle_httpstatus_all": True})
@@ -78,6 +84,21 @@ class SitemapSpider(NewsSpider):
             self.logger.info("%s: robots.txt names no sitemap; trying /sitemap.xml", root)
             found = [f"{parts.scheme}://{parts.netloc}/sitemap.xml"]
         return found
+
+    def _usable_sitemaps(self, lines: Iterable[str], robots_url: str) -> list[str]:
+        """`Sitemap:` values resolved against robots.txt's URL (a relative `/x.xml` is
+        common); anything that is not then http(s) is reported against robots.txt, and
+        never requested."""
+        found: list[str] = []
+        for line in lines:
+            url = urljoin(robots_url, line.strip())
+            if urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname:
+                found.append(url)
+            else:
+                self.crawler.stats.inc_value("storywatch/listings_failed")
+                self.record_failure(robots_url, f"Sitemap: {line.strip()!r} is not an "
+                                    "http(s) URL; only http(s) is ever fetched")
+        return list(dict.fromkeys(found))
 
     def _robots_middleware(self) -> RobotsTxtMiddleware | None:
         downloader = self.crawler.engine.downloader  # type: ignore[union-attr]

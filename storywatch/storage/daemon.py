@@ -54,3 +54,6 @@ class DaemonLease(Base):
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    # The fencing token: one more each time the lease is taken, so a daemon that lost it
+    # (heartbeat failed, another took over) can tell, and launches nothing more.
+    token: Mapped[int] = mapped_column(Integer, default=1, server_default="0")

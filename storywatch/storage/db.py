@@ -98,11 +98,37 @@ class Storage:
         self.engine.dispose()
 
 
+def shown_url(url: str) -> str:
+    """The URL as it may appear in a message or log: never with its password.
+
+    Works on strings SQLAlchemy cannot parse too, which are exactly the ones that end up in
+    error messages: then everything after the scheme is hidden when it may hold a password.
+    """
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return f"{url.split(':', 1)[0]}:***" if "@" in url else url
+
+
+def _redacted(text: str, url: str) -> str:
+    """An error message with the URL's password taken out wherever it appears."""
+    try:
+        secret = make_url(url).password or ""
+    except (ArgumentError, ValueError):
+        secret = url.split(":", 1)[-1].rpartition("@")[0] if "@" in url else ""
+    text = text.replace(url, shown_url(url))
+    return text.replace(str(secret), "***") if secret else text
+
+
 def create_storage_engine(url: str) -> Engine:
+    shown = shown_url(url)
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise StorageError(f"storage.url {url!r} is not a database URL: {exc}") from None
+        raise StorageError(f"storage.url {shown!r} is not a database URL: "
+                           f"{_redacted(str(exc), url)}") from None
+    except ValueError:  # SQLAlchemy's int() of the port, with no word about which field
+        raise StorageError(f"storage.url {shown!r}: the port is not a number") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
@@ -111,7 +137,7 @@ def create_storage_engine(url: str) -> Engine:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StorageError(
-                    f"cannot open the database {url}: cannot create {folder}: {exc.strerror}"
+                    f"cannot open the database {shown}: cannot create {folder}: {exc.strerror}"
                 ) from None
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -119,7 +145,7 @@ def create_storage_engine(url: str) -> Engine:
     try:
         return create_engine(parsed, pool_pre_ping=True)
     except ArgumentError as exc:  # NoSuchModuleError: a driver name SQLAlchemy does not know
-        raise StorageError(f"storage.url {url!r}: {exc}") from None
+        raise StorageError(f"storage.url {shown!r}: {_redacted(str(exc), url)}") from None
     except ModuleNotFoundError as exc:
         raise StorageError(
             f"storage.url uses {parsed.drivername} but its driver is not installed ({exc.name}); "
@@ -139,8 +165,9 @@ def open_storage(url: str, *, migrate: bool = True) -> Storage:
     except OperationalError as exc:
         storage.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise StorageError(f"cannot open the database {storage.url}: {reason}") from None
+        raise StorageError(f"cannot open the database {storage.url}: "
+                           f"{_redacted(reason, url)}") from None
     except SQLAlchemyError as exc:
         storage.dispose()
-        raise StorageError(f"database {storage.url}: {exc}") from None
+        raise StorageError(f"database {storage.url}: {_redacted(str(exc), url)}") from None
     return storage
