@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from storywatch.classify import near_copies
 from storywatch.classify.clusters import ClusterIndex, Development, new_cluster_id
 from storywatch.classify.embeddings import Embedder
-from storywatch.classify.features import Reference, TextView, signals, view
+from storywatch.classify.features import DATE_SIGNALS, Reference, TextView, signals, view
 from storywatch.classify.model import Calibration, DecisionModel
 from storywatch.classify.seeds import Seed
 from storywatch.config import ClassifyConfig, TopicConfig
@@ -82,11 +82,14 @@ _NEW_FOLLOWUPS = (
            Judgement.id > bindparam("after"))
     .order_by(Judgement.id)
 )
+# Items that report the seed event as judged WITHOUT any date (reasons.seed_event_report):
+# their dates estimate the event's, and that judgement does not depend on the estimate,
+# so an early wrong estimate (a two-year-old report of a similar event) cannot feed itself.
 _NEW_SEED_REPORTS = (
     select(Judgement.id, Item.published_at)
     .join(Item, Item.id == Judgement.item_id)
-    .where(Judgement.topic == bindparam("topic"), Judgement.status == "duplicate",
-           Judgement.duplicate_of.in_(bindparam("seeds", expanding=True)),
+    .where(Judgement.topic == bindparam("topic"),
+           Judgement.reasons["seed_event_report"].as_boolean(),
            Judgement.id > bindparam("after"))
     .order_by(Judgement.id)
 )
@@ -179,8 +182,7 @@ class TopicClassifier:
         """With no date from the config or the seeds, the seed event's date is the median
         publication date of the reports of it judged so far (by any process)."""
         rows = connection.execute(_NEW_SEED_REPORTS, {
-            "topic": self.topic.name, "after": self._last_seed_report,
-            "seeds": [s.name for s in self.seeds]}).all()
+            "topic": self.topic.name, "after": self._last_seed_report}).all()
         if not rows:
             return
         self._last_seed_report = rows[-1][0]
@@ -276,7 +278,8 @@ class TopicClassifier:
         if item.content_hash in self.seed_hashes:
             seed_name = self.seed_hashes[item.content_hash]
             return Decision("duplicate", "hash", duplicate_of=seed_name, confidence=1.0,
-                            reasons={"matched": seed_name, "why": "same body text as the seed"})
+                            reasons={"matched": seed_name, "why": "same body text as the seed",
+                                     "seed_event_report": True})
         earlier = session.connection().execute(
             _EARLIER_SAME_BODY, {"hash": item.content_hash, "id": item.id}).scalar()
         if earlier is not None:
@@ -290,6 +293,7 @@ class TopicClassifier:
             if match.is_copy:
                 return Decision("duplicate", "near-copy", duplicate_of=seed.name,
                                 confidence=1.0, reasons={
+                    "seed_event_report": True,
                     "matched": seed.name, "jaccard": _round(match.jaccard),
                     "containment": _round(match.containment),
                     "thresholds": {"jaccard": near_copies.JACCARD_MIN,
@@ -333,6 +337,8 @@ class TopicClassifier:
                         ignore_names=[item.source or "", *(item.authors or [])],
                         published_at=item.published_at)
         verdict = self.model.verdict(found.values, self.bias)
+        undated = self.model.verdict({**found.values, **dict.fromkeys(DATE_SIGNALS, 0.0)},
+                                     self.bias) if found.values["date_known"] else verdict
         reasons: dict[str, Any] = {
             "probabilities": {k: _round(v) for k, v in verdict.probabilities.items()},
             "signals": {k: _round(v) for k, v in found.values.items()},
@@ -349,6 +355,7 @@ class TopicClassifier:
                                             found.novel_sentences[:MAX_REASON_SENTENCES]]},
             "new_anchors": found.new_anchors,
             "event_date": iso(self.reference.event_date),
+            "seed_event_report": undated.status == "duplicate",
             "event_date_from": self.event_date_from and (
                 f"the median date of {len(self._seed_report_dates)} reports of the seed event"
                 if self.event_date_from == "estimated" else self.event_date_from),
