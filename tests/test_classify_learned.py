@@ -189,3 +189,38 @@ def test_without_dates_the_event_date_is_estimated_from_reports_of_it(tmp_path: 
     dates = sorted(r["published_at"][:10] for r in rewrites[:4])
     assert later.reasons["event_date"][:10] in dates
     storage.dispose()
+
+
+def test_label_uncertain_and_explain_from_the_command_line(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    database = tmp_path / "sw.db"
+    storage = open_storage(f"sqlite:///{database}")
+    ids = _store(storage, _records("fu-013", "ot-002", "rw-010"))
+    classifier = Classifier(_config(storage.url))
+    for item_id in ids.values():
+        _judge(classifier, storage, item_id)
+    storage.dispose()
+    config = tmp_path / "storywatch.toml"
+    config.write_text(
+        f'[storage]\nurl = "sqlite:///{database}"\n[[topics]]\nname = "deserters"\n'
+        f'seeds = {json.dumps(SEEDS)}\nevent_date = 2024-10-09\n', encoding="utf-8")
+    uncertain = run_cli("items", "--uncertain", "--format", "jsonl", config=config)
+    assert uncertain.code == 0, uncertain.stderr
+    rows = [json.loads(line) for line in uncertain.stdout.splitlines()]
+    assert len(rows) == 3 and rows[0]["confidence"] <= rows[-1]["confidence"]
+    url = _records("ot-002")[0]["url"]
+    done = run_cli("label", url, "followup", "--note", "a desk's call", config=config)
+    assert done.code == 0, done.stderr
+    assert "labelled" in done.stdout
+    shown = run_cli("explain", url, config=config)
+    assert "labelled by a person: FOLLOWUP (overrides the machine)" in shown.stdout
+    listed = {json.loads(line)["canonical_url"]: json.loads(line) for line in run_cli(
+        "items", "--status", "followup", "--format", "jsonl", config=config).stdout.splitlines()}
+    assert listed[url]["label"] == "followup" and listed[url]["judged"] == "offtopic"
+    left = run_cli("items", "--uncertain", "--format", "jsonl", config=config)
+    assert url not in left.stdout  # labelled: no longer waiting for a person
+    bad = run_cli("label", url, "maybe", config=config)
+    assert bad.code == 2 and "use one of followup, duplicate, offtopic" in bad.stderr
+    missing = run_cli("label", "https://nowhere.example/x", "offtopic", config=config)
+    assert missing.code == 1 and "no stored item" in missing.stderr

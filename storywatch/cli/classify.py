@@ -19,6 +19,17 @@ def _out(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
+def _stored_item(session: Any, url: str) -> Any:
+    """The stored item known by this URL in any of its forms, or exit 1 saying so."""
+    from storywatch.normalise.urls import canonical_url
+    from storywatch.storage.repository import item_by_url
+
+    item = item_by_url(session, url) or item_by_url(session, canonical_url(url))
+    if item is None:
+        fail(f"no stored item has the URL {url}", code=1)
+    return item
+
+
 def explain(
     ctx: typer.Context,
     url: Annotated[str, typer.Argument(help="The article URL (any known form of it).")],
@@ -28,10 +39,8 @@ def explain(
 
     Example: storywatch explain https://example.org/news/deserters --topic deserters
     """
-    from storywatch.normalise.urls import canonical_url
     from storywatch.storage.labels import labels_of_items
     from storywatch.storage.models import Judgement
-    from storywatch.storage.repository import item_by_url
 
     opts = options(ctx)
     config = opts.config()
@@ -40,9 +49,7 @@ def explain(
     storage = opts.storage(config)
     try:
         with storage.session() as session:
-            item = item_by_url(session, url) or item_by_url(session, canonical_url(url))
-            if item is None:
-                fail(f"no stored item has the URL {url}", code=1)
+            item = _stored_item(session, url)
             query = select(Judgement).where(Judgement.item_id == item.id)
             if topic is not None:
                 query = query.where(Judgement.topic == topic)
@@ -211,9 +218,7 @@ def label(
     Example: storywatch label https://example.org/news/deserters-asylum followup --topic deserters
     """
     from storywatch.normalise.dates import utc_now
-    from storywatch.normalise.urls import canonical_url
     from storywatch.storage.labels import STATUSES, save_label
-    from storywatch.storage.repository import item_by_url
 
     if status not in STATUSES:
         fail(f"label {status!r}: use one of {', '.join(STATUSES)}")
@@ -229,9 +234,7 @@ def label(
     storage = opts.storage(config)
     try:
         with storage.session() as session:
-            item = item_by_url(session, url) or item_by_url(session, canonical_url(url))
-            if item is None:
-                fail(f"no stored item has the URL {url}", code=1)
+            item = _stored_item(session, url)
             save_label(session, item_id=item.id, topic=topic, status=status,
                        labelled_at=utc_now(), note=note)
             _out(f"labelled {item.canonical_url} {status} for topic {topic}")
