@@ -70,3 +70,14 @@ def _registered_host(url: str) -> str:
 def is_same_site(a: str, b: str) -> bool:
     """Same host up to www./m./amp. prefixes (a news site's usual mirrors)."""
     return _registered_host(a) == _registered_host(b) and bool(_registered_host(a))
+
+
+def document_base(url: str, content_location: str | None) -> str:
+    """The base URL for a document's relative links: Content-Location when given (RFC 9110
+    §8.7: the response is a representation of that resource), else the URL fetched."""
+    if not content_location or not content_location.strip():
+        return url
+    from urllib.parse import urljoin
+
+    base = urljoin(url, content_location.strip())
+    return base if base.lower().startswith(("http://", "https://")) else url

@@ -204,6 +204,11 @@ class NewsSpider(scrapy.Spider):
             run_context(self.crawler).requested_urls.add(canonical_url(url))
 
 
+def header(response: Response, name: bytes) -> str | None:
+    """A response header as text (latin-1, as HTTP defines it), or None when absent/empty."""
+    return (response.headers.get(name) or b"").decode("latin-1").strip() or None
+
+
 # Exceptions whose message is often empty, explained in words a user can act on.
 _EXPLAINED = {
     "ResponseDataLossError": "connection closed before the whole body arrived",
