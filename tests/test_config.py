@@ -114,3 +114,19 @@ def test_example_config_is_valid() -> None:
     config = load_config(REPO / "examples" / "storywatch.toml")
     assert config.sources and all(s.url.startswith("https://") for s in config.sources)
     assert not config.crawl.allow_private_networks
+
+
+def test_example_config_runs_from_a_clone() -> None:
+    """Every seed of the example is a published article's URL or a file in the repository,
+    so a new user can run it as it is (no path to somewhere beside a clone)."""
+    from tests.conftest import REPO
+
+    path = REPO / "examples" / "storywatch.toml"
+    config = load_config(path)
+    seeds = [seed for topic in config.topics for seed in topic.seeds]
+    assert seeds
+    for seed in seeds:
+        if seed.startswith("https://"):
+            continue
+        resolved = (path.parent / seed).resolve()
+        assert resolved.is_relative_to(REPO) and resolved.is_file(), seed
