@@ -230,7 +230,7 @@ def _xml_sitemap(data: bytes, url: str) -> ParsedSitemap:
     if result.kind is None:
         return ParsedSitemap(error="not valid XML")
     if open_entries > 0 or depth > 0:
-        result.warning = "document ends before it is closed: cut off; unfinished entry skipped"
+        result.warning = "document cut off before its end: only the complete entries are kept"
     return result
 
 
