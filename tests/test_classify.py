@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,6 +232,8 @@ def test_semantic_model_loads_from_the_package_without_network() -> None:
 
     model = load_semantic()
     if model is None:
+        if os.environ.get("STORYWATCH_REQUIRE_SEMANTIC"):  # make test-all: must run
+            pytest.fail("the semantic extra (wordllama) is not installed")
         pytest.skip("the semantic extra (wordllama) is not installed")
     vectors = model.embed(["Six Russian deserters given French visas",
                            "France grants visas to six Russian army deserters",
