@@ -107,6 +107,20 @@ def test_dates_to_utc() -> None:
     assert to_utc("0001-01-01") is None
 
 
+@pytest.mark.parametrize("text", [
+    "2024-10-16", "2024-10-16T10:00:00Z", "2024-10-16T10:00:00.5+02:00", "2024-10-16 10:00",
+    "2024-10-16T10:00:00-04:30", "20241016T100000Z", "2024-10-16T10:00:00.123456789Z",
+    "16 October 2024", "Wed, 16 Oct 2024 10:00:00 +0000",
+])
+def test_iso_dates_read_by_the_standard_library_agree_with_dateutil(text: str) -> None:
+    from dateutil import parser as dateutil_parser
+
+    expected = dateutil_parser.parse(text)
+    if expected.tzinfo is None:
+        expected = expected.replace(tzinfo=UTC)
+    assert to_utc(text) == expected.astimezone(UTC)
+
+
 def test_language_from_text_beats_a_wrong_declaration() -> None:
     french = ("Six déserteurs russes ont obtenu des visas temporaires pour la France, une "
               "première pour un groupe de soldats ayant fui l'armée, selon les associations "

@@ -19,6 +19,7 @@ import codecs
 import gzip
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urljoin
@@ -192,46 +193,60 @@ def _xml_sitemap(data: bytes, url: str) -> ParsedSitemap:
     recovering tree parser would close a cut-off <loc> itself and hand back half a URL.
     lxml reads the byte-order mark and the declared encoding (UTF-16 included).
     """
-    parser = etree.XMLPullParser(
-        events=("start", "end"), resolve_entities=False, no_network=True, huge_tree=False,
-        recover=True, remove_comments=True, remove_pis=True,
-    )
-    try:
-        parser.feed(data)
-    except etree.XMLSyntaxError as exc:
-        return ParsedSitemap(error=f"not valid XML: {exc}")
     result = ParsedSitemap()
     depth = 0
     open_entries = 0
-    for event, element in parser.read_events():
-        if event == "start":
-            depth += 1
-            if depth == 1:
-                result.kind = _local(element.tag)
-                if result.kind in _FEED_ROOTS:
-                    return _feed_as_sitemap(data, url)
-                if result.kind not in ("urlset", "sitemapindex"):
-                    return ParsedSitemap(error=f"not a sitemap (root element <{result.kind}>)")
-            elif depth == 2:
-                open_entries += 1
-            continue
-        depth -= 1
-        if depth != 1:
-            continue
-        open_entries -= 1
-        name = _local(element.tag)
-        if name == "url" and result.kind == "urlset" and (entry := _entry(element, url)):
-            result.entries.append(entry)
-        elif name == "sitemap" and result.kind == "sitemapindex" and (
-            entry := _entry(element, url)
-        ):
-            result.sitemaps.append(entry)
-        element.clear()  # done with it: a 50,000-entry sitemap need not stay in memory
+    try:
+        for event, element in _events(data):
+            if event == "start":
+                depth += 1
+                if depth == 1:
+                    result.kind = _local(element.tag)
+                    if result.kind in _FEED_ROOTS:
+                        return _feed_as_sitemap(data, url)
+                    if result.kind not in ("urlset", "sitemapindex"):
+                        return ParsedSitemap(
+                            error=f"not a sitemap (root element <{result.kind}>)")
+                elif depth == 2:
+                    open_entries += 1
+                continue
+            depth -= 1
+            if depth != 1:
+                continue
+            open_entries -= 1
+            name = _local(element.tag)
+            if name == "url" and result.kind == "urlset" and (entry := _entry(element, url)):
+                result.entries.append(entry)
+            elif name == "sitemap" and result.kind == "sitemapindex" and (
+                entry := _entry(element, url)
+            ):
+                result.sitemaps.append(entry)
+            element.clear()  # done with it: a 50,000-entry sitemap need not stay in memory
+    except etree.XMLSyntaxError as exc:
+        return ParsedSitemap(error=f"not valid XML: {exc}")
     if result.kind is None:
         return ParsedSitemap(error="not valid XML")
     if open_entries > 0 or depth > 0:
         result.warning = "document cut off before its end: only the complete entries are kept"
     return result
+
+
+_CHUNK = 1 << 16
+
+
+def _pull_parser() -> etree.XMLPullParser:
+    return etree.XMLPullParser(
+        events=("start", "end"), resolve_entities=False, no_network=True, huge_tree=False,
+        recover=True, remove_comments=True, remove_pis=True,
+    )
+
+
+def _events(data: bytes) -> Iterator[tuple[str, etree._Element]]:
+    """The parser's events, fed a chunk at a time so that they never pile up in memory."""
+    parser = _pull_parser()
+    for offset in range(0, len(data), _CHUNK):
+        parser.feed(data[offset:offset + _CHUNK])
+        yield from parser.read_events()
 
 
 def robots_sitemaps(robots_txt: bytes, base: str) -> list[str]:
