@@ -124,6 +124,10 @@ def _declaration_end(body: bytes, index: int) -> int:
     return len(body)  # unterminated: drop the rest, nothing after it can be trusted
 
 
+# A guid usable as a link: an absolute http(s) URL as written, nothing resolved against.
+_ABSOLUTE_HTTP = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+
+
 def _entry_link(entry: feedparser.FeedParserDict, base: str) -> str | None:
     """The entry's link, else its guid only where the guid is a permalink URL.
 
@@ -144,6 +148,3 @@ def _entry_link(entry: feedparser.FeedParserDict, base: str) -> str | None:
     if from_guid and isinstance(guid, str) and _ABSOLUTE_HTTP.match(guid.strip()):
         return guid.strip()
     return None
-
-
-_ABSOLUTE_HTTP = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
