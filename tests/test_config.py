@@ -139,3 +139,19 @@ def test_cli_non_numeric_port_is_one_clear_line(tmp_path: Path) -> None:
     assert result.code == 2
     assert "the port is not a number" in result.stderr
     assert "Traceback" not in result.stderr and "S3CRET" not in result.stderr
+
+
+def test_example_config_runs_from_a_clone() -> None:
+    """Every seed of the example is a published article's URL or a file in the repository,
+    so a new user can run it as it is (no path to somewhere beside a clone)."""
+    from tests.conftest import REPO
+
+    path = REPO / "examples" / "storywatch.toml"
+    config = load_config(path)
+    seeds = [seed for topic in config.topics for seed in topic.seeds]
+    assert seeds
+    for seed in seeds:
+        if seed.startswith("https://"):
+            continue
+        resolved = (path.parent / seed).resolve()
+        assert resolved.is_relative_to(REPO) and resolved.is_file(), seed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from pathlib import Path
 
@@ -135,11 +136,55 @@ def test_items_command_formats(world, tmp_path: Path) -> None:
     assert unknown.code == 2 and "no topic named 'nope'" in unknown.stderr
 
 
-@pytest.mark.parametrize("args", [["--help"], ["crawl", "--help"], ["items", "--help"]])
-def test_help_has_examples(args: list[str]) -> None:
-    result = run_cli(*args)
-    assert result.code == 0
-    assert "Example" in result.stdout or "storywatch" in result.stdout
+def _command_paths() -> list[list[str]]:
+    """Every command a user can run, groups' subcommands included ([] is the program)."""
+    import typer
+
+    from storywatch.cli import app
+
+    def walk(command: object, path: list[str]) -> list[list[str]]:
+        subcommands = getattr(command, "commands", None) or {}
+        return [path] + [p for name, sub in sorted(subcommands.items())
+                         for p in walk(sub, [*path, name])]
+
+    return [path for path in walk(typer.main.get_command(app), [])
+            if not getattr(_lookup(path), "commands", None) or not path]
+
+
+def _lookup(path: list[str]) -> object:
+    import typer
+
+    from storywatch.cli import app
+
+    command: object = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    return command
+
+
+COMMANDS = _command_paths()
+# A global option may come before the command: storywatch --config x.toml crawl ...
+_GLOBAL = r"(?:\s+--?[\w-]+(?:[ =](?!-)\S+)?)*"
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "storywatch")
+def test_help_has_examples(path: list[str]) -> None:
+    """Each command's --help shows an `Example:` line that runs that very command."""
+    from typer.testing import CliRunner
+
+    from storywatch.cli import app
+
+    result = CliRunner().invoke(app, [*path, "--help"], prog_name="storywatch")
+    assert result.exit_code == 0, result.output
+    command = "".join(rf"\s+{re.escape(word)}" for word in path)
+    example = re.compile(rf"^\s*Example:\s+storywatch{_GLOBAL}{command}(\s|$)", re.M)
+    assert example.search(result.output), result.output
+
+
+def test_every_command_is_covered_by_the_help_test() -> None:
+    names = {" ".join(path) for path in COMMANDS}
+    assert {"", "crawl", "items", "run", "subscribers list", "subscribers remove",
+            "digest send"} <= names
 
 
 def test_demo_world_is_judged_like_its_writer_labelled_it(world, tmp_path: Path) -> None:

@@ -190,3 +190,96 @@ def test_demo_shows_all_three_kinds(tmp_path: Path) -> None:
     assert "allow_private_networks" not in config and "allowed_hosts" in config
     rows = [line for line in result.stdout.splitlines() if "courier-" in line]
     assert any("sitemap" in line for line in rows) and any("site " in line for line in rows)
+
+
+def _urlset(*urls: str) -> str:
+    entries = "".join(f"<url><loc>{url}</loc></url>" for url in urls)
+    return ('<?xml version="1.0" encoding="{enc}"?>'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>')
+
+
+def test_what_real_sites_list_as_sitemaps_is_read(world: Any, tmp_path: Path) -> None:
+    """robots.txt names feeds, a BOM sitemap, a UTF-16 one, a text list with junk, a cut-off
+    sitemap and empty ones: every listed page is fetched once, nothing made up, no failure."""
+    from storywatch.demo.site import Page
+
+    articles = sorted(ARTICLES.values(), key=lambda a: a.path)
+    url = [world.url(a.path) for a in articles]
+    xml = "application/xml"
+    cut_sitemap = (_urlset(url[4], url[5]).format(enc="UTF-8").split(url[5])[0]
+                   + url[5][:-12])  # the transfer stopped inside the second <loc>
+    maps = {
+        "/maps/bom.xml": Page(content_type=xml, body=b"\xef\xbb\xbf"
+                              + _urlset(url[0]).format(enc="UTF-8").encode()),
+        "/maps/utf16.xml": Page(content_type=xml,
+                                body=_urlset(url[1]).format(enc="UTF-16").encode("utf-16")),
+        "/maps/list.txt": Page(content_type="text/plain", body=b"\xef\xbb\xbf" + (
+            f"{url[2]}\n\n# written by hand\nnot-a-url\n{url[3]}\n").encode()),
+        "/maps/cut.xml": Page(content_type=xml, body=cut_sitemap.encode()),
+        "/maps/empty.xml": Page(content_type=xml, body=b""),
+        "/maps/empty-urlset.xml": Page(content_type=xml, body=_urlset().format(
+            enc="UTF-8").encode()),
+    }
+    for path, page in maps.items():
+        world.set_override(path, page)
+    rss = ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+           f"<item><title>Six</title><link>{url[6]}</link></item>"
+           f"<item><title>Seven</title><guid>{url[7]}</guid></item></channel></rss>")
+    atom = ('<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:t</id>'
+            f'<entry><title>Eight</title><id>urn:8</id><link href="{url[8]}"/></entry></feed>')
+    world.set_override("/maps/news.rss", Page(content_type="application/rss+xml",
+                                              body=rss.encode()))
+    world.set_override("/maps/news.atom", Page(content_type="application/atom+xml",
+                                               body=atom.encode()))
+    listed = ["/maps/news.rss", "/maps/news.atom", "/feeds/empty.rss", *maps]
+    robots = "User-agent: *\nDisallow: /private/\n" + "".join(
+        f"Sitemap: {world.url(path)}\n" for path in listed)
+    world.set_override("/robots.txt", Page(content_type="text/plain", body=robots.encode()))
+    config = write_config(tmp_path, world, [
+        {"name": "listed", "kind": "sitemap", "url": world.url("/"), "max_age": "36500d"},
+    ])
+    out = crawl(config)
+    assert " 0 failed" in out and "failed http" not in out, out
+
+    expected = {url[i] for i in (0, 1, 2, 3, 4, 6, 7, 8)}
+    fetched = article_paths(world)
+    assert len(fetched) == len(set(fetched)), "each listed page fetched once"
+    assert {world.url(p) for p in fetched} == expected
+    partial = articles[5].path[:-12]
+    assert not any(r.path.startswith(partial) for r in world.requests), "no partial URL"
+    rows = stored(tmp_path)
+    assert {r[0] for r in rows} == expected and {r[1] for r in rows} == {"sitemap"}
+
+
+def test_feed_guids_content_location_and_empty_feeds(world: Any, tmp_path: Path) -> None:
+    from storywatch.demo.site import Page
+
+    first, second, third = sorted(ARTICLES.values(), key=lambda a: a.path)[:3]
+    directory, name = first.path.rsplit("/", 1)
+    items = (
+        f"<item><title>Relative</title><link>{name}</link></item>"
+        '<item><title>Not a link</title><guid isPermaLink="false">abc</guid></item>'
+        f'<item><title>Opaque</title><guid isPermaLink="false">{world.url(third.path)}</guid>'
+        "</item>"
+        "<item><title>Relative guid</title><guid>made-up-guid</guid></item>"
+        f"<item><title>Permalink</title><guid>{world.url(second.path)}</guid></item>"
+    )
+    body = ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            f"{items}</channel></rss>").encode()
+    world.set_override("/feeds/moved.rss", Page(
+        content_type="application/rss+xml", body=body,
+        headers={"Content-Location": f"{directory}/index.rss"}))
+    world.set_override("/feeds/blank.rss", Page(content_type="application/rss+xml", body=b""))
+    config = write_config(tmp_path, world, [
+        {"name": "moved", "kind": "feed", "url": world.url("/feeds/moved.rss")},
+        {"name": "blank", "kind": "feed", "url": world.url("/feeds/blank.rss")},
+        {"name": "empty", "kind": "feed", "url": world.url("/feeds/empty.rss")},
+    ])
+    out = crawl(config)
+    assert " 0 failed" in out and "failed http" not in out, out
+    paths = [r.path for r in world.requests]
+    assert set(paths) == {"/robots.txt", "/feeds/moved.rss", "/feeds/blank.rss",
+                          "/feeds/empty.rss", first.path, second.path}
+    assert paths.count(first.path) == paths.count(second.path) == 1
+    assert sorted(r[0] for r in stored(tmp_path)) == sorted(
+        world.url(a.path) for a in (first, second))

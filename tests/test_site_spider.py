@@ -72,6 +72,45 @@ def test_article_page_gives_related_links_and_its_amp_twin() -> None:
     ("https://n.test/static/site.css", "asset"),
     ("https://n.test/files/report.pdf", "asset"),
     ("https://n.test/feeds/all.atom", "asset"),
+    ("https://n.test/wp-content/uploads/2024/10/photo.jpeg", "asset"),
+    ("https://n.test/docs/budget.docx", "asset"),
+    ("https://n.test/topics/climate/", "listing"),
+    ("https://n.test/author/jane-doe", "listing"),
+    ("https://n.test/kategorie/politik/", "listing"),
+    ("https://n.test/news/tags/eu-visas/", "listing"),
+    ("https://n.test/impressum", "static"),
+    ("https://n.test/de/kontakt.html", "static"),
+    ("https://n.test/2024/10/17/the-last-cat/", "article"),
+    ("https://n.test/2024/10/17/inside-the-front-page/", "article"),
 ])
 def test_url_kind(url: str, kind: str) -> None:
     assert url_kind(url) == kind
+
+
+def test_page_analysis_reads_metadata_as_extraction_does() -> None:
+    """One meta/JSON-LD reader for both: the page analysis sees what extraction sees, whatever
+    the markup's letter case, and JSON-LD types inside an @graph."""
+    from bs4 import BeautifulSoup
+
+    from storywatch.extraction.metadata import read_metadata
+
+    body = " ".join(["Words of the body of a report from the river town."] * 12)
+    html = (
+        '<html><head><META PROPERTY="OG:TYPE" CONTENT="Article">'
+        '<meta Name="Article:Published_Time" content="2024-10-16T10:00:00Z">'
+        '<LINK REL="Canonical" HREF="/world/2024/10/story.html">'
+        '<link rel="AmpHTML" href="/amp/world/2024/10/story.html">'
+        '<script type="application/ld+json">{"@context": "https://schema.org", "@graph": ['
+        '{"@type": "WebSite", "name": "N"}, {"@type": ["NewsArticle"], "headline": "H"}]}'
+        "</script></head><body><h1>H</h1>"
+        f"<div><p>{body}</p><p>{body}</p></div></body></html>"
+    )
+    url = "https://n.test/world/2024/10/story.html?utm_source=x"
+    analysis = analyse_page(html, url)
+    metadata = read_metadata(BeautifulSoup(html, "lxml"), url)
+    assert analysis.canonical == metadata.canonical == "https://n.test/world/2024/10/story.html"
+    assert analysis.amphtml == metadata.amphtml
+    assert metadata.page_type == "Article" and metadata.has_article_markup
+    for signal in ("og:type=article", "JSON-LD article", "published_time"):
+        assert signal in analysis.reason, analysis.reason
+    assert analysis.is_article

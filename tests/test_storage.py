@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import inspect
 
@@ -131,3 +132,36 @@ def test_concurrent_writers_store_each_article_once(database_url: str) -> None:
     with storage.session() as session:
         assert count_items(session) == 20
     storage.dispose()
+
+
+def test_a_process_killed_during_the_first_migration_leaves_an_openable_database(
+    tmp_path: Path,
+) -> None:
+    """kill -9 between two CREATE TABLEs of the first migration (what the -m slow loop hit):
+    the next start must migrate from scratch, not fail on a half-made schema."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'sw.db'}"
+    child = (
+        "import os\n"
+        "from sqlalchemy import event\n"
+        "from storywatch.storage import db\n"
+        "made = []\n"
+        f"engine = db.create_storage_engine({url!r})\n"
+        "@event.listens_for(engine, 'after_cursor_execute')\n"
+        "def die(conn, cursor, statement, *args):\n"
+        "    if statement.lstrip().upper().startswith('CREATE TABLE'):\n"
+        "        made.append(statement)\n"
+        "        if len(made) == 3: os.kill(os.getpid(), 9)\n"
+        "db.Storage(engine).migrate()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == -9, done.stderr
+    storage = open_storage(url)
+    try:
+        tables = set(inspect(storage.engine).get_table_names())
+        assert {"items", "item_urls", "judgements", "alembic_version"} <= tables
+    finally:
+        storage.dispose()

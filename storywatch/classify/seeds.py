@@ -12,6 +12,9 @@ reads what that stored.
 
 from __future__ import annotations
 
+__all__ = ["Seed", "SeedError", "load_seed", "load_seeds", "prefetch_seeds",
+           "seed_page_from_html", "seed_urls"]
+
 import logging
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -21,9 +24,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from storywatch.classify.seed_pages import SeedError, seed_page_from_html
 from storywatch.config import Config
 from storywatch.extraction import extract_article
-from storywatch.normalise.dates import utc_now
 from storywatch.normalise.language import detect_language
 from storywatch.normalise.text import clean_text
 from storywatch.normalise.urls import canonical_url
@@ -31,10 +34,6 @@ from storywatch.storage import Storage
 from storywatch.storage.classify import SeedPage
 
 log = logging.getLogger(__name__)
-
-
-class SeedError(Exception):
-    """A seed that cannot be read; the message names it and says why."""
 
 
 @dataclass(frozen=True)
@@ -72,18 +71,6 @@ def load_seed(ref: str, session: Session | None = None) -> Seed:
         raise SeedError(f"seed {ref}: no article text in it")
     return Seed(ref, path.stem, None, title, text, detect_language(text, declared) or "en",
                 published)
-
-
-def seed_page_from_html(ref: str, html: str) -> SeedPage:
-    """The row kept for a fetched seed URL; SeedError when the page holds no article."""
-    article = extract_article(html, ref)
-    if not article.text.strip():
-        raise SeedError(f"seed {ref}: no article text found on the page")
-    return SeedPage(
-        url=canonical_url(ref), title=article.title, text=article.text,
-        language=detect_language(article.text, article.language), fetched_at=utc_now(),
-        published_at=article.published_at,
-    )
 
 
 def _url_seed(ref: str, session: Session | None) -> Seed:

@@ -63,7 +63,10 @@ def list_(
     ctx: typer.Context,
     topic: Annotated[str | None, typer.Option(help="Only this topic.")] = None,
 ) -> None:
-    """List subscriptions with their schedule and last digest."""
+    """List subscriptions with their schedule and last digest.
+
+    Example: storywatch subscribers list --topic deserters
+    """
     opts = options(ctx)
     storage = opts.storage()
     with storage.session() as session:
@@ -88,7 +91,10 @@ def remove(
         typer.Option(help="Only this topic; without it the address and its history are erased."),
     ] = None,
 ) -> None:
-    """Remove a subscription, or (without --topic) forget the address entirely."""
+    """Remove a subscription, or (without --topic) forget the address entirely.
+
+    Example: storywatch subscribers remove ana@example.org --topic deserters
+    """
     opts = options(ctx)
     # Not validated: an address stored before today's rules must still be removable.
     address = lookup_email(email)

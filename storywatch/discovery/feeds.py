@@ -11,6 +11,7 @@ import feedparser
 from feedparser.encodings import convert_to_utf8
 
 from storywatch.normalise.item import FeedHints
+from storywatch.normalise.urls import document_base
 
 
 @dataclass
@@ -27,12 +28,18 @@ class ParsedFeed:
     warning: str | None = None  # usable, but malformed: entries were recovered
 
 
-def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
+def parse_feed(body: bytes, url: str, content_type: str | None = None,
+               content_location: str | None = None) -> ParsedFeed:
     """Parse a feed; a broken or non-feed document gives `error` instead of raising.
 
     feedparser is lenient (it recovers entries from mildly broken XML and reports it as
-    `bozo`), so a feed is rejected only when nothing usable came out of it.
+    `bozo`), so a feed is rejected only when nothing usable came out of it. An empty
+    body is a feed with nothing in it, not an error. Relative links are resolved against
+    the response's Content-Location when it gave one, as HTTP says, else the feed's URL.
     """
+    if not body.strip():
+        return ParsedFeed()
+    base = document_base(url, content_location)
     body, content_type = as_utf8(body, content_type)
     headers = {"content-type": content_type} if content_type else {}
     body = strip_doctype(body)
@@ -41,7 +48,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     version = parsed.get("version") or ""
     result = ParsedFeed(title=parsed.feed.get("title"))
     for entry in parsed.entries:
-        link = _entry_link(entry, url)
+        link = _entry_link(entry, base)
         if not link:
             continue
         authors = [a.get("name", "").strip() for a in entry.get("authors", []) if a.get("name")]
@@ -141,14 +148,27 @@ def _declaration_end(body: bytes, index: int) -> int:
     return len(body)  # unterminated: drop the rest, nothing after it can be trusted
 
 
-def _entry_link(entry: feedparser.FeedParserDict, feed_url: str) -> str | None:
-    candidates = [entry.get("link")]
+# A guid usable as a link: an absolute http(s) URL as written, nothing resolved against.
+_ABSOLUTE_HTTP = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+
+
+def _entry_link(entry: feedparser.FeedParserDict, base: str) -> str | None:
+    """The entry's link, else its guid only where the guid is a permalink URL.
+
+    feedparser copies a guid into `link` unless isPermaLink="false"; such a guid is used
+    only when it is an absolute http(s) URL by itself. A guid resolved against the feed's
+    URL (`abc` → `…/feeds/abc`) is a made-up address, never the article's.
+    """
+    from_guid = bool(entry.get("guidislink")) and entry.get("link") == entry.get("id")
+    candidates = [] if from_guid else [entry.get("link")]
     candidates += [link.get("href") for link in entry.get("links", []) if link.get("rel") in
                    (None, "alternate")]
-    candidates.append(entry.get("id"))
     for candidate in candidates:
         if candidate and isinstance(candidate, str):
-            absolute = urljoin(feed_url, candidate.strip())
+            absolute = urljoin(base, candidate.strip())
             if absolute.startswith(("http://", "https://")):
                 return absolute
+    guid = entry.get("id")
+    if from_guid and isinstance(guid, str) and _ABSOLUTE_HTTP.match(guid.strip()):
+        return guid.strip()
     return None

@@ -11,34 +11,35 @@ because real pages are rarely well-formed.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
+from courlan.filters import extension_filter, is_navigation_page, is_not_crawlable
 
+from storywatch.extraction.metadata import HeadIndex, json_ld_nodes, json_ld_types
 from storywatch.normalise.urls import canonical_url, is_same_site
 
-# First path segments of navigation pages on news sites (sections, tags, authors, archives).
+# What courlan already knows is asked from courlan (`url_kind`): web-page extensions, its
+# navigation filter (tag, category, author, archives, page, topic, user and their German
+# forms) and pages that are never worth crawling (contact, imprint, login, privacy notice).
+# Below is only what it does not cover.
+# First path segments of navigation pages courlan's filter does not match.
 _LISTING_SEGMENTS = {
-    "section", "sections", "category", "categories", "tag", "tags", "topic", "topics",
-    "theme", "themes", "author", "authors", "page", "search", "archive", "archives", "rubrik",
-    "rubrique", "thema", "themen", "people", "profile", "series", "live",
+    "section", "sections", "categories", "theme", "themes", "authors", "search", "archive",
+    "rubrik", "rubrique", "thema", "themen", "people", "profile", "series", "live",
 }
-# Static pages every site has, by their usual slugs (several languages).
+# Static pages every site has, by their usual slugs (several languages), beyond courlan's.
 _STATIC_SLUGS = {
-    "about", "about-us", "contact", "contact-us", "privacy", "privacy-policy", "terms",
-    "terms-of-use", "imprint", "impressum", "legal", "mentions-legales", "cookies",
-    "cookie-policy", "newsletter", "newsletters", "subscribe", "subscription", "login",
+    "about", "about-us", "contact-us", "privacy", "privacy-policy", "terms",
+    "terms-of-use", "legal", "mentions-legales", "cookies",
+    "cookie-policy", "newsletter", "newsletters", "subscribe", "subscription",
     "register", "account", "help", "faq", "advertise", "careers", "jobs", "sitemap",
-    "datenschutz", "kontakt", "contacts", "accessibility", "corrections",
+    "datenschutz", "contacts", "accessibility", "corrections",
 }
-_ASSET_EXTENSIONS = (
-    ".css", ".js", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".ico", ".pdf", ".zip",
-    ".gz", ".mp3", ".mp4", ".webm", ".xml", ".rss", ".atom", ".rdf", ".json", ".txt", ".woff",
-    ".woff2", ".ttf", ".doc", ".docx", ".xls", ".xlsx", ".epub",
-)
+# Extensions courlan counts as web pages that are feeds or sitemaps here, never articles.
+_LISTING_DOCUMENTS = (".xml", ".rss", ".atom", ".rdf", ".txt", ".json")
 _DATE_IN_PATH = re.compile(r"/(19|20)\d{2}[/-](0?[1-9]|1[0-2])([/-]|$)|/(19|20)\d{6}/")
 _PAGINATION = re.compile(r"/page/\d+/?$|[?&](page|p|pg)=\d+", re.IGNORECASE)
 _LONG_ID = re.compile(r"\d{5,}")
@@ -70,15 +71,19 @@ def url_kind(url: str) -> str:
     parts = urlsplit(url)
     path = parts.path or "/"
     lower = path.lower()
-    if lower.endswith(_ASSET_EXTENSIONS):
+    if lower.endswith(_LISTING_DOCUMENTS) or not extension_filter(lower):
         return "asset"
     segments = [s for s in lower.split("/") if s]
     if not segments or _PAGINATION.search(path + ("?" + parts.query if parts.query else "")):
         return "listing"
     last = re.sub(r"\.(html?|php|aspx?)$", "", segments[-1])
-    if last in _STATIC_SLUGS or (len(segments) == 1 and segments[0] in _STATIC_SLUGS):
+    if is_not_crawlable(lower) or last in _STATIC_SLUGS or (
+            len(segments) == 1 and segments[0] in _STATIC_SLUGS):
         return "static"
-    if segments[0] in _LISTING_SEGMENTS:
+    # courlan's filter on the folders only: on the whole path it also takes article slugs
+    # ending in -page/, -cat/ or -user/ for navigation.
+    if segments[0] in _LISTING_SEGMENTS or is_navigation_page(
+            "/" + "".join(f"{s}/" for s in segments[:-1])):
         return "listing"
     if _DATE_IN_PATH.search(lower) and len(segments) >= 3:
         return "article"
@@ -120,45 +125,14 @@ class _Tags:
         return [tag for name in names for tag in self.by_name.get(name, [])]
 
 
-def _meta(tags: _Tags, key: str) -> str | None:
-    for tag in tags("meta"):
-        if tag.get("property") == key or tag.get("name") == key:
-            content = tag.get("content")
-            if isinstance(content, str) and content.strip():
-                return content.strip().lower()
-    return None
-
-
-def _link_href(tags: _Tags, rel: str, base: str) -> str | None:
-    for tag in tags("link"):
-        href = tag.get("href")
-        if isinstance(href, str) and rel in [r.lower() for r in tag.get("rel") or []]:
-            return urljoin(base, href.strip())
-    return None
+def _meta(head: HeadIndex, key: str) -> str | None:
+    value, _origin = head.first(key)
+    return value.lower() if value else None
 
 
 def _json_ld_types(tags: _Tags) -> set[str]:
-    types: set[str] = set()
-
-    def walk(node: object) -> None:
-        if isinstance(node, list):
-            for child in node:
-                walk(child)
-        elif isinstance(node, dict):
-            value = node.get("@type")
-            for t in value if isinstance(value, list) else [value]:
-                if isinstance(t, str):
-                    types.add(t.lower())
-            walk(node.get("@graph"))
-
-    for script in tags("script"):
-        if script.get("type") != "application/ld+json":
-            continue
-        try:
-            walk(json.loads(script.get_text() or "null"))
-        except ValueError:
-            continue
-    return types
+    return {kind.lower() for node in json_ld_nodes(tags("script"))
+            for kind in json_ld_types(node)}
 
 
 def _has_ancestor(tag: Tag, names: set[str]) -> bool:
@@ -192,10 +166,11 @@ def analyse_page(html: str | bytes, url: str) -> PageAnalysis:
     -2. A page needs ARTICLE_SCORE points *and* MIN_ARTICLE_WORDS words of body.
     """
     tags = _Tags(BeautifulSoup(html, "lxml"))
+    head = HeadIndex(tags("meta", "link"))
     score = 0
     signals: list[str] = []
 
-    og_type = _meta(tags, "og:type")
+    og_type = _meta(head, "og:type")
     if og_type == "article":
         score += 2
         signals.append("og:type=article")
@@ -209,7 +184,7 @@ def analyse_page(html: str | bytes, url: str) -> PageAnalysis:
     elif types & _LISTING_TYPES:
         score -= 1
         signals.append("JSON-LD page")
-    if _meta(tags, "article:published_time"):
+    if _meta(head, "article:published_time"):
         score += 1
         signals.append("published_time")
     articles = len(tags("article"))
@@ -242,9 +217,9 @@ def analyse_page(html: str | bytes, url: str) -> PageAnalysis:
         kind = "article"
     else:
         kind = "static" if kind_by_url == "static" or not _teaser_count(tags) else "listing"
-    canonical = _link_href(tags, "canonical", url)
-    amphtml = _link_href(tags, "amphtml", url)
-    article_links, next_pages = _links(tags, url)
+    canonical = head.link("canonical", url)
+    amphtml = head.link("amphtml", url)
+    article_links, next_pages = _links(tags, head, url)
     return PageAnalysis(
         is_article=is_article,
         kind=kind,
@@ -262,7 +237,7 @@ def _teaser_count(tags: _Tags) -> int:
     return sum(1 for h in tags("h2", "h3") if h.find("a", href=True))
 
 
-def _links(tags: _Tags, page_url: str) -> tuple[list[str], list[str]]:
+def _links(tags: _Tags, head: HeadIndex, page_url: str) -> tuple[list[str], list[str]]:
     """Same-site links that may be articles (canonical form) and "next/older" pages."""
     base_tag = tags("base")
     base_href = base_tag[0].get("href") if base_tag else None
@@ -270,7 +245,7 @@ def _links(tags: _Tags, page_url: str) -> tuple[list[str], list[str]]:
     here = _canonical_or_none(page_url)
     articles: dict[str, None] = {}
     next_pages: dict[str, None] = {}
-    rel_next = _link_href(tags, "next", base)
+    rel_next = head.link("next", base)
     if rel_next:
         next_pages[rel_next] = None
     for anchor in tags("a"):

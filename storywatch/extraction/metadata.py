@@ -9,6 +9,7 @@ where a field came from.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
@@ -31,18 +32,18 @@ class PageMetadata:
     origins: dict[str, str] = field(default_factory=dict)
 
 
-class _HeadIndex:
+class HeadIndex:
     """Every <meta> and <link> of the page, indexed in one pass.
 
     A page has dozens of meta tags and each field tries several keys; one pass plus dict
     look-ups is ~5x faster than a tree search per key, and extraction is on the crawl's
-    hot path.
+    hot path. `discovery.pages` builds one from the tags it has already collected.
     """
 
-    def __init__(self, soup: BeautifulSoup) -> None:
+    def __init__(self, tags: Iterable[Tag]) -> None:
         self.meta: dict[str, list[str]] = {}
         self.links: dict[str, list[str]] = {}
-        for tag in soup.find_all(("meta", "link")):
+        for tag in tags:
             if tag.name == "meta":
                 content = tag.get("content")
                 if not isinstance(content, str) or not content.strip():
@@ -51,7 +52,7 @@ class _HeadIndex:
                     key = tag.get(attr)
                     if isinstance(key, str):
                         self.meta.setdefault(key.strip().lower(), []).append(content.strip())
-            else:
+            elif tag.name == "link":
                 href = tag.get("href")
                 if isinstance(href, str) and href.strip():
                     for rel in tag.get("rel") or []:
@@ -70,9 +71,15 @@ class _HeadIndex:
         return urljoin(base, hrefs[0]) if base else hrefs[0]
 
 
-def _json_ld_articles(soup: BeautifulSoup) -> list[dict[str, Any]]:
+JSON_LD = "application/ld+json"
+
+
+def json_ld_nodes(scripts: Iterable[Tag]) -> list[dict[str, Any]]:
+    """Every JSON-LD object of the page's ld+json scripts, @graph members included."""
     found: list[dict[str, Any]] = []
-    for script in soup.find_all("script", attrs={"type": "application/ld+json"}):
+    for script in scripts:
+        if script.get("type") != JSON_LD:
+            continue
         try:
             data = json.loads(script.get_text() or "null")
         except ValueError:
@@ -85,11 +92,19 @@ def _json_ld_articles(soup: BeautifulSoup) -> list[dict[str, Any]]:
             elif isinstance(node, dict):
                 if "@graph" in node:
                     stack.extend(node["@graph"] if isinstance(node["@graph"], list) else [])
-                kind = node.get("@type")
-                kinds = kind if isinstance(kind, list) else [kind]
-                if any(isinstance(k, str) and k.endswith("Article") for k in kinds):
-                    found.append(node)
+                found.append(node)
     return found
+
+
+def json_ld_types(node: dict[str, Any]) -> list[str]:
+    """A JSON-LD object's @type values (one or a list)."""
+    kind = node.get("@type")
+    return [k for k in (kind if isinstance(kind, list) else [kind]) if isinstance(k, str)]
+
+
+def _json_ld_articles(soup: BeautifulSoup) -> list[dict[str, Any]]:
+    return [node for node in json_ld_nodes(soup.find_all("script", attrs={"type": JSON_LD}))
+            if any(k.endswith("Article") for k in json_ld_types(node))]
 
 
 def _names(value: Any) -> list[str]:
@@ -104,7 +119,7 @@ def _names(value: Any) -> list[str]:
 
 def read_metadata(soup: BeautifulSoup, url: str | None = None) -> PageMetadata:
     meta = PageMetadata()
-    head = _HeadIndex(soup)
+    head = HeadIndex(soup.find_all(("meta", "link")))
     articles = _json_ld_articles(soup)
     ld = articles[0] if articles else {}
     meta.has_article_markup = bool(articles) or bool(soup.find("article"))

@@ -19,11 +19,9 @@ def to_utc(value: str | datetime | time.struct_time | None) -> datetime | None:
     if isinstance(value, time.struct_time):  # feedparser's *_parsed fields are UTC already
         return datetime(*value[:6], tzinfo=UTC)
     if isinstance(value, str):
-        try:
-            parsed: datetime = dateutil_parser.parse(value.strip())
-        except (ValueError, OverflowError):
+        value = _parse(value.strip())
+        if value is None:
             return None
-        value = parsed
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     try:
@@ -33,6 +31,20 @@ def to_utc(value: str | datetime | time.struct_time | None) -> datetime | None:
     if not 1990 <= result.year <= 2100:
         return None
     return result
+
+
+def _parse(text: str) -> datetime | None:
+    """ISO 8601 by the standard library (sitemaps and meta tags: ~50x faster), anything
+    else (RFC 822 feed dates, free text) by dateutil."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        parsed: datetime = dateutil_parser.parse(text)
+    except (ValueError, OverflowError):
+        return None
+    return parsed
 
 
 def utc_now() -> datetime:

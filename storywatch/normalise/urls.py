@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
+import tldextract
 from courlan import normalize_url
 from w3lib.url import safe_url_string
 
@@ -62,11 +64,38 @@ def _clean(url: str, base: str | None = None) -> str:
     return urlunsplit(urlsplit(cleaned)._replace(fragment=""))
 
 
-def _registered_host(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
-    return host.removeprefix("www.").removeprefix("m.").removeprefix("amp.")
+# The registered domain ("bbc.co.uk" for news.bbc.co.uk) from the Public Suffix List.
+# tldextract's bundled snapshot of the list is used as it is: no suffix_list_urls, so it
+# never downloads the list at run time, and no cache_dir, so it never writes one (a crawl
+# child in a read-only home or a sandbox must not fail on it). Private suffixes are
+# included, so two sites on github.io or blogspot.com are two sites.
+_SUFFIXES = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(),
+                                  fallback_to_snapshot=True, include_psl_private_domains=True)
+
+
+@lru_cache(maxsize=4096)
+def registered_domain(host: str) -> str:
+    """The site a host belongs to: its registered domain, else (an IP address, localhost, a
+    name under no public suffix) the host itself."""
+    host = host.lower().rstrip(".")
+    if not host:
+        return ""
+    return _SUFFIXES(host).top_domain_under_public_suffix or host
 
 
 def is_same_site(a: str, b: str) -> bool:
-    """Same host up to www./m./amp. prefixes (a news site's usual mirrors)."""
-    return _registered_host(a) == _registered_host(b) and bool(_registered_host(a))
+    """Same registered domain: news.bbc.co.uk and www.bbc.co.uk are one site,
+    alice.github.io and bob.github.io are two."""
+    site = registered_domain(urlsplit(a).hostname or "")
+    return bool(site) and site == registered_domain(urlsplit(b).hostname or "")
+
+
+def document_base(url: str, content_location: str | None) -> str:
+    """The base URL for a document's relative links: Content-Location when given (RFC 9110
+    §8.7: the response is a representation of that resource), else the URL fetched."""
+    if not content_location or not content_location.strip():
+        return url
+    from urllib.parse import urljoin
+
+    base = urljoin(url, content_location.strip())
+    return base if base.lower().startswith(("http://", "https://")) else url

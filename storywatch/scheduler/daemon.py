@@ -28,7 +28,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storywatch.config import Config, ConfigError, load_config
 from storywatch.scheduler.children import CrawlRunner, RunnerSettings, crawl_command
-from storywatch.scheduler.jobs import CRAWL_PREFIX, job_specs, source_interval, sync_jobs
+from storywatch.scheduler.jobs import (
+    CRAWL_PREFIX,
+    job_specs,
+    set_runner,
+    source_interval,
+    sync_jobs,
+)
 from storywatch.scheduler.lock import Lease, LeaseHeld
 from storywatch.scheduler.runs import close_orphans, failures_in_row
 from storywatch.scheduler.tasks import TASKS, PeriodicTask
@@ -37,18 +43,11 @@ from storywatch.storage.daemon import JOBS_TABLE, OK
 
 log = logging.getLogger("storywatch.scheduler")
 
-_current: Daemon | None = None
 # Worker threads of APScheduler: each running source holds one while its child runs
 # (batched sources wait in theirs), so this bounds the sources in flight, not children.
 WORKER_THREADS = 64
 # Time given to runs to record their rows after their children were stopped.
 RECORD_SECONDS = 15.0
-
-
-def current_daemon() -> Daemon:
-    if _current is None:
-        raise RuntimeError("no storywatch daemon is running in this process")
-    return _current
 
 
 def backoff_delay(interval: timedelta, failures: int, cap: timedelta) -> timedelta:
@@ -164,7 +163,6 @@ class Daemon:
 
     def run(self) -> int:
         """Run until asked to stop; 0 after a clean stop, 1 when the lease was lost."""
-        global _current
         config = self.config
         self.storage = storage = open_storage(config.storage.url)
         lease = Lease(storage, config.daemon.heartbeat)
@@ -173,7 +171,7 @@ class Daemon:
         except LeaseHeld:
             storage.dispose()
             raise
-        _current = self
+        set_runner(self)
         code = 0
         try:
             orphans = close_orphans(storage, datetime.now(UTC))
@@ -229,7 +227,7 @@ class Daemon:
                     break
         finally:
             self._shutdown(lease)
-            _current = None
+            set_runner(None)
         return code
 
     def _runner_settings(self, config: Config) -> RunnerSettings:

@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -148,14 +148,37 @@ def sync_jobs(
     return report
 
 
+class JobRunner(Protocol):
+    """What the stored jobs call: the running daemon."""
+
+    def crawl(self, source: str) -> None: ...
+
+    def run_task(self, task: str) -> None: ...
+
+
+_runner: JobRunner | None = None
+
+
+def set_runner(runner: JobRunner | None) -> None:
+    """The daemon registers itself here while it runs (None when it stops).
+
+    Why here: the stored jobs name their functions in this module, and this module must not
+    import the daemon that imports it (an import cycle).
+    """
+    global _runner
+    _runner = runner
+
+
+def current_runner() -> JobRunner:
+    if _runner is None:
+        raise RuntimeError("no storywatch daemon is running in this process")
+    return _runner
+
+
 def crawl_job(source: str, schedule: str) -> None:
     """The stored jobs' entry point (referenced by name, so it survives restarts)."""
-    from storywatch.scheduler.daemon import current_daemon
-
-    current_daemon().crawl(source)
+    current_runner().crawl(source)
 
 
 def task_job(task: str, schedule: str) -> None:
-    from storywatch.scheduler.daemon import current_daemon
-
-    current_daemon().run_task(task)
+    current_runner().run_task(task)

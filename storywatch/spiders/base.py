@@ -22,25 +22,7 @@ from storywatch.normalise.item import FeedHints
 from storywatch.normalise.urls import canonical_url
 from storywatch.spiders.context import crawler_config, run_context
 from storywatch.spiders.items import RawArticle
-
-ARTICLE_META = "storywatch_article"
-# Listing documents (feeds, sitemaps) are fetched conditionally; see politeness.py.
-CONDITIONAL_META = "storywatch_conditional"
-# The listing an article request came from, so a transient failure can keep the listing's
-# validators from being saved (the next run must list the article again).
-LISTING_META = "storywatch_listing"
-
-
-class Declined(IgnoreRequest):
-    """A request a storywatch middleware declined and already reported (or that is known)."""
-
-
-class AlreadyKnown(Declined):
-    """A request skipped because its article is stored or requested already: not a failure.
-
-    Every IgnoreRequest that is not a Declined (too many redirects, a body over the size
-    limit once decompressed) is a failure and is recorded against its URL.
-    """
+from storywatch.spiders.meta import ARTICLE_META, CONDITIONAL_META, LISTING_META, Declined
 
 
 class NewsSpider(scrapy.Spider):
@@ -202,6 +184,11 @@ class NewsSpider(scrapy.Spider):
         """An article's AMP twin is the same article: never request it in this run."""
         with contextlib.suppress(ValueError):
             run_context(self.crawler).requested_urls.add(canonical_url(url))
+
+
+def header(response: Response, name: bytes) -> str | None:
+    """A response header as text (latin-1, as HTTP defines it), or None when absent/empty."""
+    return (response.headers.get(name) or b"").decode("latin-1").strip() or None
 
 
 # Exceptions whose message is often empty, explained in words a user can act on.

@@ -8,7 +8,7 @@ import scrapy
 from scrapy.http import Response
 
 from storywatch.discovery.feeds import parse_feed
-from storywatch.spiders.base import NewsSpider
+from storywatch.spiders.base import NewsSpider, header
 from storywatch.spiders.politeness import listing_key, remember_validators
 
 
@@ -24,8 +24,9 @@ class FeedSpider(NewsSpider):
     def parse(self, response: Response) -> Iterator[scrapy.Request]:
         if self.not_modified(response):
             return
-        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
-        feed = parse_feed(response.body, response.url, content_type)
+        content_type = header(response, b"Content-Type")
+        feed = parse_feed(response.body, response.url, content_type,
+                          header(response, b"Content-Location"))
         if feed.error:
             self.crawler.stats.inc_value("storywatch/listings_failed")
             self.record_failure(response.url, feed.error)

@@ -8,8 +8,8 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 
 from storywatch.normalise.urls import canonical_url
-from storywatch.spiders.base import ARTICLE_META, AlreadyKnown, Declined
 from storywatch.spiders.context import crawler_storage, run_context
+from storywatch.spiders.meta import ARTICLE_META, AlreadyKnown, Declined
 from storywatch.storage.repository import known_url
 
 log = logging.getLogger(__name__)

@@ -32,8 +32,8 @@ from twisted.internet.error import DNSLookupError
 from twisted.internet.threads import deferToThread
 
 from storywatch.normalise.dates import utc_now
-from storywatch.spiders.base import CONDITIONAL_META, Declined
 from storywatch.spiders.context import crawler_config, crawler_storage
+from storywatch.spiders.meta import CONDITIONAL_META, Declined
 from storywatch.storage.validators import Validators, load_validators, save_validators
 
 log = logging.getLogger(__name__)

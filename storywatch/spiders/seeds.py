@@ -21,7 +21,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from storywatch.classify.seeds import SeedError, seed_page_from_html
+from storywatch.classify.seed_pages import SeedError, seed_page_from_html
 from storywatch.config import Config
 from storywatch.extraction.encoding import decode_page
 from storywatch.spiders.base import Declined, _describe

@@ -14,7 +14,8 @@ from scrapy.http import Response
 from storywatch.discovery.sitemaps import SitemapEntry, parse_sitemap, robots_sitemaps
 from storywatch.normalise.dates import utc_now
 from storywatch.normalise.item import FeedHints
-from storywatch.spiders.base import NewsSpider
+from storywatch.normalise.urls import document_base
+from storywatch.spiders.base import NewsSpider, header
 from storywatch.spiders.politeness import listing_key, remember_validators, stored_validators
 
 # Index → index → sitemap is the deepest nesting seen in the wild; more is a loop or a trap.
@@ -114,11 +115,18 @@ class SitemapSpider(NewsSpider):
             for child_url in stored.children if stored else []:
                 yield from self._child(child_url, depth)
             return
-        sitemap = parse_sitemap(response.body, response.url)
+        base = document_base(response.url, header(response, b"Content-Location"))
+        sitemap = parse_sitemap(response.body, base)
         if sitemap.error:
             self.crawler.stats.inc_value("storywatch/listings_failed")
             self.record_failure(response.url, sitemap.error)
             return
+        if sitemap.warning:
+            self.logger.warning("%s: %s (source %s)", response.url, sitemap.warning,
+                                self.source.name)
+        if not (sitemap.entries or sitemap.sitemaps):
+            self.logger.info("%s: sitemap lists nothing (source %s)", response.url,
+                             self.source.name)
         children: list[str] = []
         for child in sitemap.sitemaps:
             if self._stale(child):
@@ -134,8 +142,8 @@ class SitemapSpider(NewsSpider):
             if not self.url_allowed(entry.loc):
                 self.crawler.stats.inc_value("storywatch/entries_filtered")
                 continue
-            hints = FeedHints(title=entry.title, published=entry.published,
-                              language=entry.language)
+            hints = entry.hints or FeedHints(title=entry.title, published=entry.published,
+                                             language=entry.language)
             yield self.article_request(entry.loc, hints, listing=key)
         remember_validators(self, response, children)
 

@@ -91,6 +91,11 @@ class Storage:
             command.upgrade(cfg, "heads")
             return
         with self.engine.begin() as own:
+            # Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE, so each
+            # CREATE TABLE committed by itself and a kill -9 mid-migration left a half-made
+            # schema that no later start could migrate. One explicit transaction makes the
+            # migration all or nothing (the driver's commit() ends it).
+            own.exec_driver_sql("BEGIN IMMEDIATE")
             cfg.attributes["connection"] = own
             command.upgrade(cfg, "heads")
 

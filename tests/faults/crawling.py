@@ -99,6 +99,43 @@ def stored_items(database_url: str) -> list[dict[str, object]]:
         engine.dispose()
 
 
+def duplicate_rows(database_url: str) -> dict[str, int]:
+    """Stored rows that say the same article twice, counted without the unique constraint.
+
+    The constraint on items.canonical_url makes "0 duplicated canonical URLs" true by
+    construction, so this counts what it does not cover: items per URL as fetched, items
+    per body hash (every test article has its own text), and URL forms whose item is gone.
+    Returns {what: rows} for every key held by more than one row (or any orphan).
+    """
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("items"):
+                return {}
+            found: dict[str, int] = {}
+            for column in ("url", "content_hash"):
+                rows = conn.execute(text(
+                    f"SELECT {column}, count(*) FROM items GROUP BY {column} "
+                    "HAVING count(*) > 1"))
+                found |= {f"{column}={key}": int(n) for key, n in rows}
+            orphans = conn.execute(text(
+                "SELECT count(*) FROM item_urls WHERE item_id NOT IN (SELECT id FROM items)"
+            )).scalar_one()
+            if orphans:
+                found["item_urls without an item"] = int(orphans)
+            return found
+    finally:
+        engine.dispose()
+
+
+def requests_per_path(paths: Sequence[str]) -> dict[str, int]:
+    """How many times the server was asked for each path (query strings kept)."""
+    counts: dict[str, int] = {}
+    for path in paths:
+        counts[path] = counts.get(path, 0) + 1
+    return counts
+
+
 def count_items(database_url: str) -> int:
     """Items stored so far; 0 while the schema does not exist yet."""
     engine = create_engine(database_url)
