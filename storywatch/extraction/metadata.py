@@ -1,9 +1,13 @@
-"""Page metadata from the markup itself (BeautifulSoup), for what the text extractor misses.
+"""Page metadata from the markup itself, for what the text extractor misses.
 
 trafilatura returns publication *dates* without a time and sometimes no author; news pages
 state both precisely in og:/article: meta tags, JSON-LD and <time> elements. These readers
 are tried in order of reliability, and each reports its origin so explanations can say
 where a field came from.
+
+They read the same lxml tree that trafilatura then extracts from, so a page is parsed
+once (BeautifulSoup's tree cost more than trafilatura's whole extraction on real pages:
+benchmarks/extraction_real.py).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, Tag
+from lxml.etree import XPath
+from lxml.html import HtmlElement
 
 
 @dataclass
@@ -31,30 +36,58 @@ class PageMetadata:
     origins: dict[str, str] = field(default_factory=dict)
 
 
+def _has_class(name: str) -> str:
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
+# Compiled once: extraction is on the crawl's hot path.
+_HEAD = XPath("//meta | //link")
+_JSON_LD = XPath('//script[@type="application/ld+json"]')
+_ARTICLE = XPath("(//article)[1]")
+_H1 = XPath("(//h1)[1]")
+_TITLE = XPath("(//title)[1]")
+_ITEMPROP_PUBLISHED = XPath('(//*[@itemprop="datePublished"])[1]')
+_TIME = XPath("(//time[@datetime])[1]")
+_BYLINES = XPath(
+    "//*[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]"
+    " | //*[@itemprop='author']"
+    f" | //*[{_has_class('byline')}]//*[{_has_class('author')}]"
+)
+
+
+def _text(element: HtmlElement) -> str:
+    """Its text, stripped pieces joined by one space (as BeautifulSoup's get_text(" ", strip=True))."""
+    return " ".join(piece.strip() for piece in element.itertext() if piece.strip())
+
+
+def _first(xpath: XPath, tree: HtmlElement) -> HtmlElement | None:
+    found = xpath(tree)
+    return found[0] if found else None
+
+
 class _HeadIndex:
     """Every <meta> and <link> of the page, indexed in one pass.
 
     A page has dozens of meta tags and each field tries several keys; one pass plus dict
-    look-ups is ~5x faster than a tree search per key, and extraction is on the crawl's
-    hot path.
+    look-ups is faster than a tree search per key.
     """
 
-    def __init__(self, soup: BeautifulSoup) -> None:
+    def __init__(self, tree: HtmlElement) -> None:
         self.meta: dict[str, list[str]] = {}
         self.links: dict[str, list[str]] = {}
-        for tag in soup.find_all(("meta", "link")):
-            if tag.name == "meta":
+        for tag in _HEAD(tree):
+            if tag.tag == "meta":
                 content = tag.get("content")
-                if not isinstance(content, str) or not content.strip():
+                if not content or not content.strip():
                     continue
                 for attr in ("property", "name", "itemprop", "http-equiv"):
                     key = tag.get(attr)
-                    if isinstance(key, str):
+                    if key is not None:
                         self.meta.setdefault(key.strip().lower(), []).append(content.strip())
             else:
                 href = tag.get("href")
-                if isinstance(href, str) and href.strip():
-                    for rel in tag.get("rel") or []:
+                if href and href.strip():
+                    for rel in (tag.get("rel") or "").split():
                         self.links.setdefault(rel.lower(), []).append(href.strip())
 
     def first(self, *keys: str) -> tuple[str | None, str | None]:
@@ -70,11 +103,11 @@ class _HeadIndex:
         return urljoin(base, hrefs[0]) if base else hrefs[0]
 
 
-def _json_ld_articles(soup: BeautifulSoup) -> list[dict[str, Any]]:
+def _json_ld_articles(tree: HtmlElement) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for script in soup.find_all("script", attrs={"type": "application/ld+json"}):
+    for script in _JSON_LD(tree):
         try:
-            data = json.loads(script.get_text() or "null")
+            data = json.loads(script.text or "null")
         except ValueError:
             continue
         stack = data if isinstance(data, list) else [data]
@@ -102,20 +135,21 @@ def _names(value: Any) -> list[str]:
     return []
 
 
-def read_metadata(soup: BeautifulSoup, url: str | None = None) -> PageMetadata:
+def read_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
+    """Read the page's metadata; the tree is not changed (trafilatura reads it next)."""
     meta = PageMetadata()
-    head = _HeadIndex(soup)
-    articles = _json_ld_articles(soup)
+    head = _HeadIndex(tree)
+    articles = _json_ld_articles(tree)
     ld = articles[0] if articles else {}
-    meta.has_article_markup = bool(articles) or bool(soup.find("article"))
+    meta.has_article_markup = bool(articles) or bool(_ARTICLE(tree))
 
     title, origin = head.first("og:title", "twitter:title")
     if not title and isinstance(ld.get("headline"), str):
         title, origin = ld["headline"], "json-ld"
-    if not title and (h1 := soup.find("h1")):
-        title, origin = h1.get_text(" ", strip=True), "h1"
-    if not title and soup.title:
-        title, origin = soup.title.get_text(" ", strip=True), "title"
+    if not title and (h1 := _first(_H1, tree)) is not None:
+        title, origin = _text(h1), "h1"
+    if not title and (title_tag := _first(_TITLE, tree)) is not None:
+        title, origin = _text(title_tag), "title"
     meta.title = title or None
     if origin:
         meta.origins["title"] = origin
@@ -126,15 +160,11 @@ def read_metadata(soup: BeautifulSoup, url: str | None = None) -> PageMetadata:
     )
     if not published and isinstance(ld.get("datePublished"), str):
         published, origin = ld["datePublished"], "json-ld"
-    if not published:
-        tag = soup.find(None, attrs={"itemprop": "datePublished"})
-        if isinstance(tag, Tag):
-            value = tag.get("datetime") or tag.get("content")
-            published, origin = (str(value), "itemprop") if value else (None, None)
-    if not published:
-        tag = soup.find("time", attrs={"datetime": True})
-        if isinstance(tag, Tag):
-            published, origin = str(tag["datetime"]), "time[datetime]"
+    if not published and (tag := _first(_ITEMPROP_PUBLISHED, tree)) is not None:
+        value = tag.get("datetime") or tag.get("content")
+        published, origin = (str(value), "itemprop") if value else (None, None)
+    if not published and (tag := _first(_TIME, tree)) is not None:
+        published, origin = str(tag.get("datetime")), "time[datetime]"
     meta.published = published
     if origin and published:
         meta.origins["published"] = origin
@@ -151,8 +181,8 @@ def read_metadata(soup: BeautifulSoup, url: str | None = None) -> PageMetadata:
                 meta.origins["authors"] = f"meta[{key}]"
                 break
     if not authors:
-        for tag in soup.select('[rel~="author"], [itemprop="author"], .byline .author'):
-            name = tag.get_text(" ", strip=True)
+        for tag in _BYLINES(tree):
+            name = _text(tag)
             if name and len(name) < 80:
                 authors.append(name)
         if authors:
@@ -169,8 +199,8 @@ def read_metadata(soup: BeautifulSoup, url: str | None = None) -> PageMetadata:
             meta.origins["canonical"] = "meta[og:url]"
     meta.amphtml = head.link("amphtml", url)
 
-    html_tag = soup.find("html")
-    lang = html_tag.get("lang") if isinstance(html_tag, Tag) else None
+    root = tree.getroottree().getroot()
+    lang = root.get("lang") if root.tag == "html" else None
     if not lang:
         lang, _ = head.first("og:locale", "content-language", "language")
     meta.language = str(lang) if lang else None
