@@ -1,20 +1,31 @@
-"""Item pipelines: extract → normalise → store → classify; thin adapters over their packages."""
+"""Item pipelines: extract + normalise (worker processes), then store + judge (in batches)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from storywatch.config import TopicConfig
 from storywatch.extraction import extract_article
 from storywatch.normalise.item import NewsItem, normalise_article
+from storywatch.spiders.batches import BatchWriter
 from storywatch.spiders.context import crawler_config, crawler_storage, run_context
 from storywatch.spiders.items import RawArticle
+from storywatch.storage.models import Item, Judgement
 from storywatch.storage.repository import save_item
+
+if TYPE_CHECKING:
+    from storywatch.classify.service import Classifier
 
 log = logging.getLogger(__name__)
 
@@ -76,66 +87,136 @@ class ExtractPipeline:
         return news
 
 
+@dataclass
+class Written:
+    """What became of one item in its batch: its row, and its judgement per topic."""
+
+    item_id: int | None
+    created: bool = False
+    judgements: dict[str, str] = field(default_factory=dict)
+    error: str | None = None  # why it could not be stored
+
+
 class StorePipeline:
-    """Store each item in its own transaction, so a crash never leaves half an item."""
+    """Store and judge items in batches (up to 50 items or 1 s) on one writer thread.
+
+    Each batch is one transaction: every item in it is stored (an upsert on its canonical
+    URL) and judged for each topic its source applies to, or none is. So kill -9 at any
+    moment leaves an article stored and judged, or absent and fetched again by the next
+    crawl. An article met again keeps its judgements; only topics it lacks are judged.
+    If a batch fails (a row the database refuses), its items are retried one by one, so one
+    bad item costs only itself. Runs after ExtractPipeline, off the reactor thread.
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        config = crawler_config(crawler)
+        self.classifier: Classifier | None = None
+        if config.topics:
+            from storywatch.classify.service import Classifier
+
+            self.classifier = Classifier(config)
+        self._unusable: set[str] = set()  # topics whose seeds cannot be read this run
+        self.batches: BatchWriter[NewsItem, Written] = BatchWriter(
+            self.write_batch, self._written, self._failed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         return cls(crawler)
 
-    def process_item(self, item: object, spider: Spider | None = None) -> object:
-        if not isinstance(item, NewsItem):
-            return item
-        with crawler_storage(self.crawler).session() as session:
-            saved = save_item(session, item)
-        stats = self.crawler.stats
-        stats.inc_value(  # type: ignore[union-attr]
-            "storywatch/articles_new" if saved.created else "storywatch/articles_existing"
-        )
-        item.stored_id = saved.id  # type: ignore[attr-defined]
-        item.stored_new = saved.created  # type: ignore[attr-defined]
+    async def process_item(self, item: object, spider: Spider | None = None) -> object:
+        if isinstance(item, NewsItem):
+            await self.batches.submit(item)
         return item
 
+    async def close_spider(self, spider: Spider | None = None) -> None:
+        await self.batches.close()
 
-class ClassifyPipeline:
-    """Judge each stored item for every topic its source applies to.
+    # -- on the writer thread ---------------------------------------------------------------
+    def write_batch(self, items: list[NewsItem]) -> list[Written]:
+        """Store and judge the items in one transaction; one by one if that fails."""
+        storage = crawler_storage(self.crawler)
+        try:
+            with storage.session() as session:
+                return [self._store_and_judge(session, item) for item in items]
+        except SQLAlchemyError as exc:
+            log.warning("a batch of %d items failed (%s); writing them one by one",
+                        len(items), _first_line(exc))
+        return [self._write_alone(item) for item in items]
 
-    Runs after StorePipeline. All judgements of one item (and its near-copy index entry)
-    are written in one transaction, so a crash leaves the item unjudged, never half
-    judged; `storywatch rescore` judges such items later.
-    """
+    def _write_alone(self, item: NewsItem) -> Written:
+        storage = crawler_storage(self.crawler)
+        try:
+            with storage.session() as session:
+                return self._store_and_judge(session, item)
+        except SQLAlchemyError as exc:
+            error = _first_line(exc)
+        try:  # stored unjudged is better than lost: `storywatch rescore --unjudged` judges it
+            with storage.session() as session:
+                saved = save_item(session, item)
+            log.error("%s: stored but not judged: %s", item.url, error)
+            return Written(saved.id, saved.created)
+        except SQLAlchemyError as exc:
+            return Written(None, error=f"cannot store: {_first_line(exc)}")
 
-    def __init__(self, crawler: Crawler) -> None:
-        from storywatch.classify.service import Classifier
+    def _store_and_judge(self, session: Session, item: NewsItem) -> Written:
+        saved = save_item(session, item)
+        written = Written(saved.id, saved.created)
+        if self.classifier is None:
+            return written
+        topics = self.classifier.topics_for(item.source)
+        if not saved.created:
+            judged = set(session.execute(
+                select(Judgement.topic).where(Judgement.item_id == saved.id)).scalars())
+            topics = [t for t in topics if t.name not in judged]
+        topics = [t for t in topics if self._usable(session, t)]
+        if topics:
+            stored = session.get(Item, saved.id)
+            assert stored is not None  # saved in this transaction
+            decisions = self.classifier.classify(session, stored, topics)
+            written.judgements = {topic: d.status for topic, d in decisions.items()}
+        return written
 
-        self.crawler = crawler
-        config = crawler_config(crawler)
-        self.classifier = Classifier(config) if config.topics else None
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> ClassifyPipeline:
-        return cls(crawler)
-
-    def process_item(self, item: object, spider: Spider | None = None) -> object:
-        stored_id = getattr(item, "stored_id", None)
-        if self.classifier is None or not isinstance(item, NewsItem) or stored_id is None:
-            return item
+    def _usable(self, session: Session, topic: TopicConfig) -> bool:
+        """False (said once per run) for a topic whose seeds cannot be read or fetched."""
         from storywatch.classify.seeds import SeedError
 
+        if topic.name in self._unusable or self.classifier is None:
+            return False
         try:
-            decisions = self.classifier.classify_stored(
-                crawler_storage(self.crawler), stored_id,
-                only_missing=not getattr(item, "stored_new", True))
+            self.classifier.topic_classifier(session, topic)
         except SeedError as exc:
-            log.error("cannot classify %s: %s", item.url, exc)
-            return item
+            self._unusable.add(topic.name)
+            log.error("cannot classify for topic %s this run: %s", topic.name, exc)
+            return False
+        return True
+
+    # -- back on the reactor ----------------------------------------------------------------
+    def _written(self, item: NewsItem, written: Written) -> None:
         stats = self.crawler.stats
-        for decision in decisions.values():
-            stats.inc_value(f"storywatch/judged_{decision.status}")  # type: ignore[union-attr]
-        item.judgements = {  # type: ignore[attr-defined]
-            topic: decision.status for topic, decision in decisions.items()
-        }
-        return item
+        assert stats is not None
+        if written.item_id is None:
+            self._failed_store(item, written.error or "not stored")
+            return
+        stats.inc_value(
+            "storywatch/articles_new" if written.created else "storywatch/articles_existing")
+        for status in written.judgements.values():
+            stats.inc_value(f"storywatch/judged_{status}")
+        item.stored_id = written.item_id  # type: ignore[attr-defined]
+        item.stored_new = written.created  # type: ignore[attr-defined]
+        item.judgements = written.judgements  # type: ignore[attr-defined]
+
+    def _failed(self, item: NewsItem, error: BaseException) -> None:
+        log.error("%s: not stored", item.url, exc_info=error)
+        self._failed_store(item, f"not stored: {_first_line(error)}")
+
+    def _failed_store(self, item: NewsItem, reason: str) -> None:
+        self.crawler.stats.inc_value("storywatch/articles_failed")  # type: ignore[union-attr]
+        spider = self.crawler.spider
+        if spider is not None and hasattr(spider, "record_failure"):
+            spider.record_failure(item.url, reason)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -64,12 +64,14 @@ class CrawlSummary:
 def extraction_pool(workers: int | None) -> ProcessPoolExecutor | None:
     """Worker processes for extraction, so it runs beside the reactor, not on it.
 
-    None (auto) means one worker per core but one, which keeps a core for the reactor;
-    0 means extract inline. Workers are started with forkserver: forking a process that
-    already runs threads (database pools, the fixture server in tests) is unsafe.
+    None (auto) means one worker per core (at most 4): extraction is most of a crawl's
+    CPU, and the reactor and the writer thread need little beside it (on 2 cores, one
+    worker left a core half idle: benchmarks/crawl_real.py). 0 means extract inline.
+    Workers are started with forkserver: forking a process that already runs threads
+    (database pools, the writer thread, the fixture server in tests) is unsafe.
     """
     if workers is None:
-        workers = min(4, (os.cpu_count() or 1) - 1)
+        workers = min(4, os.cpu_count() or 1)
     if workers <= 0:
         return None
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
