@@ -17,6 +17,7 @@ measured in-process, and the crawl's own CPU use).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import resource
@@ -78,10 +79,8 @@ class TreeMemory:
                 procs = [self.root, *self.root.children(recursive=True)]
                 total = 0
                 for proc in procs:
-                    try:
+                    with contextlib.suppress(psutil.Error):  # it ended meanwhile
                         total += proc.memory_info().rss
-                    except psutil.Error:
-                        pass
                 self.peak = max(self.peak, total)
             except psutil.Error:
                 return

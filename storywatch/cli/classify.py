@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from storywatch.cli.common import console, fail, options
 
@@ -28,6 +27,8 @@ def explain(
 
     Example: storywatch explain https://example.org/news/deserters --topic deserters
     """
+    from sqlalchemy import select
+
     from storywatch.normalise.urls import canonical_url
     from storywatch.storage.models import Judgement
     from storywatch.storage.repository import item_by_url

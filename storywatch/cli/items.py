@@ -7,15 +7,16 @@ import json
 import sys
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from storywatch.cli.common import console, fail, options
 from storywatch.normalise.dates import to_utc
-from storywatch.storage import Storage
-from storywatch.storage.repository import iter_items
+
+if TYPE_CHECKING:
+    from storywatch.storage import Storage
 
 CSV_FIELDS = ["published_at", "status", "source", "title", "canonical_url", "language",
               "authors", "word_count", "topic", "duplicate_of", "cluster_id", "relevance",
@@ -71,6 +72,8 @@ def load_rows(
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with storage.session() as session:
+        from storywatch.storage.repository import iter_items
+
         for row in iter_items(session, topic=topic, status=status, since=since):
             if limit is not None and len(rows) >= limit:
                 break

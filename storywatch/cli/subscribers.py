@@ -9,16 +9,6 @@ from rich.table import Table
 
 from storywatch.cli.common import console, fail, options
 from storywatch.normalise.dates import iso, utc_now
-from storywatch.notify.subscribers import (
-    Schedule,
-    SubscriptionError,
-    add_subscription,
-    list_subscriptions,
-    normalise_email,
-    remove_subscriber,
-    remove_subscription,
-)
-from storywatch.notify.tokens import BadToken, read_token, signing_secret
 
 subscribers_app = typer.Typer(
     help="Who receives digests of which topic, and when.", no_args_is_help=True
@@ -40,6 +30,13 @@ def add(
     Example: storywatch subscribers add ana@example.org --topic deserters --every daily
     --at 07:00 --tz Europe/Paris
     """
+    from storywatch.notify.subscribers import (
+        Schedule,
+        SubscriptionError,
+        add_subscription,
+        normalise_email,
+    )
+
     opts = options(ctx)
     config = opts.config()
     config.topic(topic)  # unknown topic: clear error, exit 2
@@ -63,6 +60,8 @@ def list_(
     topic: Annotated[str | None, typer.Option(help="Only this topic.")] = None,
 ) -> None:
     """List subscriptions with their schedule and last digest."""
+    from storywatch.notify.subscribers import list_subscriptions
+
     opts = options(ctx)
     storage = opts.storage()
     with storage.session() as session:
@@ -88,6 +87,13 @@ def remove(
     ] = None,
 ) -> None:
     """Remove a subscription, or (without --topic) forget the address entirely."""
+    from storywatch.notify.subscribers import (
+        SubscriptionError,
+        normalise_email,
+        remove_subscriber,
+        remove_subscription,
+    )
+
     opts = options(ctx)
     try:
         address = normalise_email(email)
@@ -114,6 +120,9 @@ def unsubscribe(
 
     Example: storywatch unsubscribe eyJlIjoi...
     """
+    from storywatch.notify.subscribers import remove_subscription
+    from storywatch.notify.tokens import BadToken, read_token, signing_secret
+
     opts = options(ctx)
     storage = opts.storage()
     with storage.session() as session:

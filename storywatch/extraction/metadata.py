@@ -56,7 +56,7 @@ _BYLINES = XPath(
 
 
 def _text(element: HtmlElement) -> str:
-    """Its text, stripped pieces joined by one space (as BeautifulSoup's get_text(" ", strip=True))."""
+    """Its text, stripped pieces joined by one space (as bs4's get_text(" ", strip=True))."""
     return " ".join(piece.strip() for piece in element.itertext() if piece.strip())
 
 

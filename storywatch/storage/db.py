@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from filelock import FileLock
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from storywatch.storage.errors import StorageError
+
+if TYPE_CHECKING:  # Alembic is imported only when a schema is really upgraded (it costs ~0.2 s)
+    from alembic.config import Config as AlembicConfig
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +27,6 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 0x5709_3A7C
 
 
-class StorageError(Exception):
-    """The database cannot be opened or used; the message says which and why."""
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -40,6 +41,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 
 def alembic_config(engine_url: str | None = None) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if engine_url:
@@ -65,7 +68,18 @@ class Storage:
             yield session
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision; safe when several processes start at once."""
+        """Bring the schema to the newest revision; safe when several processes start at once.
+
+        An up-to-date database (every command but the first after an upgrade) is checked
+        with one query against the heads read from the migration files, without Alembic.
+        """
+        heads = migration_heads()
+        with self.engine.connect() as conn:
+            if heads is not None and _current_heads(conn) == heads:
+                return
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         script = ScriptDirectory.from_config(alembic_config())
         heads = set(script.get_heads())
         with self.engine.connect() as conn:
@@ -85,6 +99,8 @@ class Storage:
             self._upgrade(conn)
 
     def _upgrade(self, conn=None) -> None:  # type: ignore[no-untyped-def]
+        from alembic import command
+
         cfg = alembic_config()
         if conn is not None:
             cfg.attributes["connection"] = conn
@@ -96,6 +112,36 @@ class Storage:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_REVISION = re.compile(r"^revision(?:\s*:[^=]*)?=\s*['\"]([^'\"]+)['\"]\s*$", re.M)
+_DOWN_REVISION = re.compile(
+    r"^down_revision(?:\s*:[^=]*)?=\s*(?:None|['\"]([^'\"]+)['\"])\s*$", re.M)
+
+
+def migration_heads() -> set[str] | None:
+    """The newest revision(s), read from the migration files' text without importing Alembic.
+
+    None when a file is not in the plain one-parent form (a merge, a tuple): then Alembic
+    decides. tests/test_storage.py checks this agrees with Alembic's own heads.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if revision is None or down is None:
+            return None
+        revisions.add(revision[1])
+        if down[1]:
+            parents.add(down[1])
+    return (revisions - parents) or None
+
+
+def _current_heads(conn: Connection) -> set[str]:
+    if not inspect(conn).has_table("alembic_version"):
+        return set()
+    return set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
 
 
 def create_storage_engine(url: str) -> Engine:
