@@ -64,11 +64,13 @@ def serve(pages: dict[str, bytes]) -> ThreadingHTTPServer:
 
 
 class TreeMemory:
-    """Peak summed RSS of a process and its descendants, sampled every 0.1 s."""
+    """Peak summed RSS of a process and its descendants, sampled every 0.1 s, and each
+    process's own peak (named by its role: the crawl, or a worker)."""
 
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
         self.peak = 0
+        self.peaks: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -80,7 +82,9 @@ class TreeMemory:
                 total = 0
                 for proc in procs:
                     with contextlib.suppress(psutil.Error):  # it ended meanwhile
-                        total += proc.memory_info().rss
+                        rss = proc.memory_info().rss
+                        total += rss
+                        self.peaks[proc.pid] = max(self.peaks.get(proc.pid, 0), rss)
                 self.peak = max(self.peak, total)
             except psutil.Error:
                 return
@@ -208,11 +212,14 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "storywatch", "--config", str(config),
-                              "crawl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=env)
-    memory = TreeMemory(child.pid)
-    stdout, stderr = child.communicate()
+    log = workdir / "crawl.log"
+    with log.open("w") as log_file:
+        child = subprocess.Popen([sys.executable, "-m", "storywatch", "--config", str(config),
+                                  "--log-level", "INFO", "crawl"], stdout=subprocess.PIPE,
+                                 stderr=log_file, text=True, env=env)
+        memory = TreeMemory(child.pid)
+        stdout, _ = child.communicate()
+    stderr = log.read_text(encoding="utf-8", errors="replace")
     crawl_seconds = time.perf_counter() - started
     tree_peak = memory.stop()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -236,11 +243,17 @@ def main() -> None:
     print(f"storywatch crawl end to end : {crawl_seconds:7.1f} s  {crawl_rate:6.1f} articles/s "
           f"({stored} stored)")
     print(f"trafilatura.extract alone   : {trafilatura_seconds:7.1f} s  {traf_rate:6.1f} pages/s")
-    print(f"crawl peak RSS: {tree_peak / 2**20:.0f} MB for the process tree (sampled), "
-          f"{after.ru_maxrss / 1024:.0f} MB for its largest process")
+    others = sorted((peak for pid, peak in memory.peaks.items() if pid != child.pid),
+                    reverse=True)
+    print(f"crawl peak RSS: {tree_peak / 2**20:.0f} MB for the process tree (sampled); "
+          f"crawl process {memory.peaks.get(child.pid, 0) / 2**20:.0f} MB, its helpers "
+          f"(forkserver, extraction workers) {[round(p / 2**20) for p in others]} MB")
     print(f"crawl CPU: {cpu:.1f} s over {crawl_seconds:.1f} s wall "
           f"({cpu / crawl_seconds:.2f} cores busy), {1000 * cpu / n:.1f} ms per article")
-    print(f"crawl summary: {summary.strip()}")
+    print(f"crawl summary: {summary.strip()} (log: {log})")
+    for line in stderr.splitlines():
+        if "time: extracting" in line:
+            print("crawl's own account:", line.split("time: ", 1)[1])
     if args.stages:
         stage_breakdown(bodies, config, min(args.stages, n))
     server.shutdown()

@@ -58,6 +58,8 @@ class BatchWriter(Generic[T, R]):
         self._timer: asyncio.TimerHandle | None = None
         self._queued: set[asyncio.Future[list[R]]] = set()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storywatch-writer")
+        self.batches = 0
+        self.waited = 0.0  # seconds submitters spent waiting for the writer to catch up
 
     async def submit(self, item: T) -> None:
         """Add an item; returns at once unless the writer is MAX_QUEUED_BATCHES behind."""
@@ -67,8 +69,11 @@ class BatchWriter(Generic[T, R]):
             self._flush()
         elif self._timer is None:
             self._timer = loop.call_later(self.max_seconds, self._flush)
-        while len(self._queued) >= MAX_QUEUED_BATCHES:
-            await asyncio.wait(set(self._queued), return_when=asyncio.FIRST_COMPLETED)
+        if len(self._queued) >= MAX_QUEUED_BATCHES:
+            started = loop.time()
+            while len(self._queued) >= MAX_QUEUED_BATCHES:
+                await asyncio.wait(set(self._queued), return_when=asyncio.FIRST_COMPLETED)
+            self.waited += loop.time() - started
 
     def _flush(self) -> None:
         if self._timer is not None:
@@ -77,6 +82,7 @@ class BatchWriter(Generic[T, R]):
         batch, self._pending = self._pending, []
         if not batch:
             return
+        self.batches += 1
         future = asyncio.wrap_future(self._executor.submit(self.write, batch))
         self._queued.add(future)
         future.add_done_callback(lambda f: self._finished(batch, f))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -33,13 +34,15 @@ log = logging.getLogger(__name__)
 MIN_STORED_WORDS = 15
 
 
-def build_item(raw: RawArticle) -> tuple[NewsItem, str | None]:
-    """Extract and normalise one page, with the extractor's refusal reason if it refused.
+def build_item(raw: RawArticle) -> tuple[NewsItem, str | None, float]:
+    """Extract and normalise one page: the item, the extractor's refusal reason if it
+    refused, and the CPU seconds it took (the crawl's time breakdown).
 
     A module-level function so that worker processes can run it.
     """
+    started = time.process_time()
     article = extract_article(raw.html, raw.url)
-    return normalise_article(
+    news = normalise_article(
         article,
         url=raw.url,
         requested_url=raw.requested_url,
@@ -47,7 +50,8 @@ def build_item(raw: RawArticle) -> tuple[NewsItem, str | None]:
         discovered_via=raw.discovered_via,
         hints=raw.hints,
         fetched_at=raw.fetched_at,
-    ), article.problem
+    )
+    return news, article.problem, time.process_time() - started
 
 
 class ExtractPipeline:
@@ -71,11 +75,14 @@ class ExtractPipeline:
         if not isinstance(item, RawArticle):
             return item
         if self.pool is None:
-            news, problem = build_item(item)
+            news, problem, seconds = build_item(item)
         else:
-            news, problem = await asyncio.get_running_loop().run_in_executor(
+            news, problem, seconds = await asyncio.get_running_loop().run_in_executor(
                 self.pool, build_item, item
             )
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value("storywatch/seconds_extracting", seconds)  # type: ignore[arg-type]
         if news.word_count < MIN_STORED_WORDS:
             self.crawler.stats.inc_value("storywatch/articles_failed")  # type: ignore[union-attr]
             reason = problem or f"no article text ({news.word_count} words)"
@@ -95,6 +102,7 @@ class Written:
     created: bool = False
     judgements: dict[str, str] = field(default_factory=dict)
     error: str | None = None  # why it could not be stored
+    judge_error: str | None = None  # why it is stored unjudged
 
 
 class StorePipeline:
@@ -117,6 +125,8 @@ class StorePipeline:
 
             self.classifier = Classifier(config)
         self._unusable: set[str] = set()  # topics whose seeds cannot be read this run
+        # CPU seconds on the writer thread (written there, read at close): where time goes.
+        self.seconds = {"storing": 0.0, "judging": 0.0}
         self.batches: BatchWriter[NewsItem, Written] = BatchWriter(
             self.write_batch, self._written, self._failed)
 
@@ -131,6 +141,16 @@ class StorePipeline:
 
     async def close_spider(self, spider: Spider | None = None) -> None:
         await self.batches.close()
+        stats = self.crawler.stats
+        assert stats is not None
+        for name, seconds in self.seconds.items():
+            stats.set_value(f"storywatch/seconds_{name}", round(seconds, 3))
+        stats.set_value("storywatch/batches", self.batches.batches)
+        stats.set_value("storywatch/seconds_waiting_for_writer", round(self.batches.waited, 3))
+        log.info("time: extracting %.1f s (CPU, in workers), storing %.1f s and judging %.1f s "
+                 "(CPU, writer thread), %d batches; items waited %.1f s for the writer",
+                 stats.get_value("storywatch/seconds_extracting", 0.0), self.seconds["storing"],
+                 self.seconds["judging"], self.batches.batches, self.batches.waited)
 
     # -- on the writer thread ---------------------------------------------------------------
     def write_batch(self, items: list[NewsItem]) -> list[Written]:
@@ -160,21 +180,44 @@ class StorePipeline:
             return Written(None, error=f"cannot store: {_first_line(exc)}")
 
     def _store_and_judge(self, session: Session, item: NewsItem) -> Written:
-        saved = save_item(session, item)
+        started = time.thread_time()
+        try:
+            saved = save_item(session, item)
+        finally:
+            self.seconds["storing"] += time.thread_time() - started
         written = Written(saved.id, saved.created)
         if self.classifier is None:
             return written
+        started = time.thread_time()
+        try:
+            return self._judge(session, item, saved.id, saved.created, written)
+        finally:
+            self.seconds["judging"] += time.thread_time() - started
+
+    def _judge(self, session: Session, item: NewsItem, item_id: int, created: bool,
+               written: Written) -> Written:
+        assert self.classifier is not None
         topics = self.classifier.topics_for(item.source)
-        if not saved.created:
+        if not created:
             judged = set(session.execute(
-                select(Judgement.topic).where(Judgement.item_id == saved.id)).scalars())
+                select(Judgement.topic).where(Judgement.item_id == item_id)).scalars())
             topics = [t for t in topics if t.name not in judged]
         topics = [t for t in topics if self._usable(session, t)]
-        if topics:
-            stored = session.get(Item, saved.id)
-            assert stored is not None  # saved in this transaction
-            decisions = self.classifier.classify(session, stored, topics)
-            written.judgements = {topic: d.status for topic, d in decisions.items()}
+        if not topics:
+            return written
+        stored = session.get(Item, item_id)
+        assert stored is not None  # saved in this transaction
+        try:
+            # A savepoint: a judgement that fails half-way leaves the item stored, unjudged
+            # (`storywatch rescore --unjudged` judges it later), and the batch goes on.
+            with session.begin_nested():
+                decisions = self.classifier.classify(session, stored, topics)
+        except Exception as exc:
+            log.error("%s: stored but not judged: %s: %s", item.url, type(exc).__name__,
+                      _first_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
+            written.judge_error = f"{type(exc).__name__}: {_first_line(exc)}"
+            return written
+        written.judgements = {topic: d.status for topic, d in decisions.items()}
         return written
 
     def _usable(self, session: Session, topic: TopicConfig) -> bool:
@@ -202,6 +245,8 @@ class StorePipeline:
             "storywatch/articles_new" if written.created else "storywatch/articles_existing")
         for status in written.judgements.values():
             stats.inc_value(f"storywatch/judged_{status}")
+        if written.judge_error is not None:
+            stats.inc_value("storywatch/judge_failed")
         item.stored_id = written.item_id  # type: ignore[attr-defined]
         item.stored_new = written.created  # type: ignore[attr-defined]
         item.judgements = written.judgements  # type: ignore[attr-defined]
