@@ -162,11 +162,17 @@ def stage_breakdown(bodies: list[tuple[str, bytes]], config_path: Path, limit: i
 
     ids = timed("store (one transaction)", store)
 
+    failures: list[str] = []
+
     def judge() -> None:
         with storage.session() as session:
             for item_id in ids:  # type: ignore[attr-defined]
                 item = session.get(Item, item_id)
-                classifier.classify(session, item, config.topics)  # type: ignore[arg-type]
+                try:
+                    with session.begin_nested():
+                        classifier.classify(session, item, config.topics)  # type: ignore[arg-type]
+                except Exception as exc:  # as the crawl does: counted, the rest goes on
+                    failures.append(type(exc).__name__)
 
     with storage.session() as session:  # seeds loaded and analysed once, not per item
         classifier.topic_classifier(session, config.topics[0])
@@ -175,6 +181,8 @@ def stage_breakdown(bodies: list[tuple[str, bytes]], config_path: Path, limit: i
     print(f"\nwhere the time goes, CPU ms per article in one process ({n} pages):")
     for label, ms in timings:
         print(f"  {label:34s} {ms:7.2f}")
+    if failures:
+        print(f"  (judging raised on {len(failures)} items: {sorted(set(failures))})")
 
 
 def main() -> None:
@@ -183,7 +191,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--extract-workers", type=int, default=None,
                         help="crawl.extract_workers (default: the crawl's own default)")
-    parser.add_argument("--stages", type=int, default=300,
+    parser.add_argument("--stages", type=int, default=200,
                         help="pages for the per-stage breakdown (0: skip it)")
     args = parser.parse_args()
 

@@ -17,9 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storywatch.config import TopicConfig
-from storywatch.extraction import extract_article
-from storywatch.normalise.item import NewsItem, normalise_article
+from storywatch.normalise.item import NewsItem
 from storywatch.spiders.batches import BatchWriter
+from storywatch.spiders.build import build_item
 from storywatch.spiders.context import crawler_config, crawler_storage, run_context
 from storywatch.spiders.items import RawArticle
 from storywatch.storage.models import Item, Judgement
@@ -32,26 +32,6 @@ log = logging.getLogger(__name__)
 
 # Under this many words nothing usable came out of the page or its listing.
 MIN_STORED_WORDS = 15
-
-
-def build_item(raw: RawArticle) -> tuple[NewsItem, str | None, float]:
-    """Extract and normalise one page: the item, the extractor's refusal reason if it
-    refused, and the CPU seconds it took (the crawl's time breakdown).
-
-    A module-level function so that worker processes can run it.
-    """
-    started = time.process_time()
-    article = extract_article(raw.html, raw.url)
-    news = normalise_article(
-        article,
-        url=raw.url,
-        requested_url=raw.requested_url,
-        source=raw.source,
-        discovered_via=raw.discovered_via,
-        hints=raw.hints,
-        fetched_at=raw.fetched_at,
-    )
-    return news, article.problem, time.process_time() - started
 
 
 class ExtractPipeline:
