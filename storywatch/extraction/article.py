@@ -98,8 +98,8 @@ def extract_article(html: str, url: str | None = None) -> Article:
         return Article(url=url, title=None, text="",
                        problem=f"page too large to extract ({tags} tags, limit {MAX_MARKUP_TAGS})")
     tree = parse_page(html)
-    if tree is None:
-        return Article(url=url, title=None, text="", problem="not an HTML page")
+    if tree is None:  # nothing lxml can read: no text, said as such by the caller
+        return Article(url=url, title=None, text="")
     meta: PageMetadata = read_metadata(tree, url)
 
     # trafilatura's own metadata pass costs ~30 % of its run time; it is only needed when the

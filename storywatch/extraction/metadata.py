@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
-from lxml.etree import XPath
+from lxml import etree
 from lxml.html import HtmlElement
 
 
@@ -41,14 +41,14 @@ def _has_class(name: str) -> str:
 
 
 # Compiled once: extraction is on the crawl's hot path.
-_HEAD = XPath("//meta | //link")
-_JSON_LD = XPath('//script[@type="application/ld+json"]')
-_ARTICLE = XPath("(//article)[1]")
-_H1 = XPath("(//h1)[1]")
-_TITLE = XPath("(//title)[1]")
-_ITEMPROP_PUBLISHED = XPath('(//*[@itemprop="datePublished"])[1]')
-_TIME = XPath("(//time[@datetime])[1]")
-_BYLINES = XPath(
+_HEAD = etree.XPath("//meta | //link")
+_JSON_LD = etree.XPath('//script[@type="application/ld+json"]')
+_ARTICLE = etree.XPath("(//article)[1]")
+_H1 = etree.XPath("(//h1)[1]")
+_TITLE = etree.XPath("(//title)[1]")
+_ITEMPROP_PUBLISHED = etree.XPath('(//*[@itemprop="datePublished"])[1]')
+_TIME = etree.XPath("(//time[@datetime])[1]")
+_BYLINES = etree.XPath(
     "//*[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]"
     " | //*[@itemprop='author']"
     f" | //*[{_has_class('byline')}]//*[{_has_class('author')}]"
@@ -60,7 +60,7 @@ def _text(element: HtmlElement) -> str:
     return " ".join(piece.strip() for piece in element.itertext() if piece.strip())
 
 
-def _first(xpath: XPath, tree: HtmlElement) -> HtmlElement | None:
+def _first(xpath: etree.XPath, tree: HtmlElement) -> HtmlElement | None:
     found = xpath(tree)
     return found[0] if found else None
 

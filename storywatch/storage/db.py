@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from storywatch.storage.errors import StorageError
 
@@ -38,6 +39,32 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     # Two processes writing (daemon + manual crawl) wait for each other instead of failing.
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _atomic_sqlite_engine(engine: Engine) -> Engine:
+    """An engine whose transactions really contain DDL, for migrations.
+
+    Python's sqlite3 module opens a transaction only before INSERT/UPDATE/DELETE, so each
+    CREATE TABLE of a migration committed on its own: a crawl killed during its first
+    migration left tables without their alembic_version row, and every later start
+    failed with "table items already exists". Here the driver is left in autocommit and
+    the transaction is begun explicitly (SQLAlchemy's documented pysqlite recipe), so a
+    migration is all or nothing.
+    """
+    atomic = create_engine(engine.url, connect_args={"timeout": 30}, poolclass=NullPool)
+    event.listen(atomic, "connect", _sqlite_pragmas)
+    event.listen(atomic, "connect", _driver_autocommit)
+    event.listen(atomic, "begin", _begin_immediate)
+    return atomic
+
+
+def _driver_autocommit(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Connection) -> None:
+    # IMMEDIATE: take the write lock now, so two first starts queue instead of deadlocking.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(engine_url: str | None = None) -> AlembicConfig:
@@ -106,9 +133,16 @@ class Storage:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
             return
-        with self.engine.begin() as own:
-            cfg.attributes["connection"] = own
-            command.upgrade(cfg, "heads")
+        engine = self.engine
+        if engine.dialect.name == "sqlite":
+            engine = _atomic_sqlite_engine(engine)
+        try:
+            with engine.begin() as own:
+                cfg.attributes["connection"] = own
+                command.upgrade(cfg, "heads")
+        finally:
+            if engine is not self.engine:
+                engine.dispose()
 
     def dispose(self) -> None:
         self.engine.dispose()
