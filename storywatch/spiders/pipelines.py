@@ -106,7 +106,7 @@ class StorePipeline:
             self.classifier = Classifier(config)
         self._unusable: set[str] = set()  # topics whose seeds cannot be read this run
         # CPU seconds on the writer thread (written there, read at close): where time goes.
-        self.seconds = {"storing": 0.0, "judging": 0.0}
+        self.seconds = {"storing": 0.0, "judging": 0.0, "writing_wall": 0.0}
         self.batches: BatchWriter[NewsItem, Written] = BatchWriter(
             self.write_batch, self._written, self._failed)
 
@@ -128,13 +128,21 @@ class StorePipeline:
         stats.set_value("storywatch/batches", self.batches.batches)
         stats.set_value("storywatch/seconds_waiting_for_writer", round(self.batches.waited, 3))
         log.info("time: extracting %.1f s (CPU, in workers), storing %.1f s and judging %.1f s "
-                 "(CPU, writer thread), %d batches; items waited %.1f s for the writer",
-                 stats.get_value("storywatch/seconds_extracting", 0.0), self.seconds["storing"],
-                 self.seconds["judging"], self.batches.batches, self.batches.waited)
+                 "(CPU, writer thread; %.1f s of wall time writing), %d batches; items waited "
+                 "%.1f s for the writer", stats.get_value("storywatch/seconds_extracting", 0.0),
+                 self.seconds["storing"], self.seconds["judging"], self.seconds["writing_wall"],
+                 self.batches.batches, self.batches.waited)
 
     # -- on the writer thread ---------------------------------------------------------------
     def write_batch(self, items: list[NewsItem]) -> list[Written]:
         """Store and judge the items in one transaction; one by one if that fails."""
+        started = time.monotonic()
+        try:
+            return self._write_batch(items)
+        finally:
+            self.seconds["writing_wall"] += time.monotonic() - started
+
+    def _write_batch(self, items: list[NewsItem]) -> list[Written]:
         storage = crawler_storage(self.crawler)
         try:
             with storage.session() as session:
