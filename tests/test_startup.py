@@ -60,3 +60,34 @@ def test_migration_heads_read_from_the_files_agree_with_alembic() -> None:
     from storywatch.storage.db import alembic_config, migration_heads
 
     assert migration_heads() == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def test_a_long_listing_is_printed_as_plain_columns(tmp_path: Path) -> None:
+    """rich's table costs ~0.3 ms a row; past RICH_TABLE_MAX_ROWS items are plain lines."""
+    from storywatch.cli.items import RICH_TABLE_MAX_ROWS
+    from storywatch.normalise.dates import utc_now
+    from storywatch.normalise.item import NewsItem
+    from storywatch.storage import open_storage
+    from storywatch.storage.repository import save_item
+
+    database_url = f"sqlite:///{tmp_path / 'sw.db'}"
+    storage = open_storage(database_url)
+    with storage.session() as session:
+        for n in range(RICH_TABLE_MAX_ROWS + 1):
+            url = f"https://news.example/{n}.html"
+            save_item(session, NewsItem(
+                url=url, canonical_url=url, title=f"Title {n}", authors=[],
+                published_at=utc_now(), fetched_at=utc_now(), language="en", text="t",
+                source="s", discovered_via="feed", content_hash=str(n), word_count=1))
+    storage.dispose()
+    config = tmp_path / "storywatch.toml"
+    config.write_text(f'[storage]\nurl = "{database_url}"\n', encoding="utf-8")
+    listed = run_cli("items", config=config)
+    assert listed.code == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0] == f"{RICH_TABLE_MAX_ROWS + 1} items"
+    assert lines[1].split() == ["published", "status", "source", "lang", "title"]
+    assert len(lines) == RICH_TABLE_MAX_ROWS + 3 and "┃" not in listed.stdout
+    assert any(line.endswith(f"Title {RICH_TABLE_MAX_ROWS}") for line in lines)
+    short = run_cli("items", "--limit", "3", config=config)
+    assert "┃" in short.stdout  # a short listing keeps rich's table

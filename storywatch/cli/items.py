@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sys
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +18,11 @@ from storywatch.normalise.dates import to_utc
 
 if TYPE_CHECKING:
     from storywatch.storage import Storage
+
+TABLE_COLUMNS = ("published", "status", "source", "lang", "title")
+# rich's table measures every cell (~0.3 ms a row): 10,000 items took 3.7 s to print.
+# Longer listings are printed as plain aligned columns instead (benchmarks/startup.py).
+RICH_TABLE_MAX_ROWS = 500
 
 CSV_FIELDS = ["published_at", "status", "source", "title", "canonical_url", "language",
               "authors", "word_count", "topic", "duplicate_of", "cluster_id", "relevance",
@@ -94,14 +100,32 @@ def render_items(
         for row in rows:
             writer.writerow({**row, "authors": "; ".join(row["authors"])})
     else:
-        table = Table(title=f"{len(rows)} items" + (f" · topic {topic}" if topic else ""),
-                      title_justify="left")
-        for column in ("published", "status", "source", "lang", "title"):
+        title = f"{len(rows)} items" + (f" · topic {topic}" if topic else "")
+        cells: list[tuple[str, ...]] = [
+            ((row["published_at"] or "")[:16].replace("T", " "), row["status"], row["source"],
+             row["language"] or "", row["title"] or "") for row in rows]
+        if len(cells) > RICH_TABLE_MAX_ROWS:
+            _plain_table(title, cells)
+            return
+        table = Table(title=title, title_justify="left")
+        for column in TABLE_COLUMNS:
             table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row((row["published_at"] or "")[:16].replace("T", " "), row["status"],
-                          row["source"], row["language"] or "", row["title"] or "")
+        for cell in cells:
+            table.add_row(*cell)
         console.print(table)
+
+
+def _plain_table(title: str, cells: list[tuple[str, ...]]) -> None:
+    """Aligned columns written directly, titles cut to the terminal's width."""
+    widths = [max([len(column), *(len(c[i]) for c in cells)])
+              for i, column in enumerate(TABLE_COLUMNS[:-1])]
+    room = max(20, shutil.get_terminal_size().columns - sum(widths) - 2 * len(widths))
+    out = sys.stdout
+    out.write(title + "\n")
+    for line in (TABLE_COLUMNS, *cells):
+        fixed = "  ".join(value.ljust(width) for value, width in zip(line, widths, strict=False))
+        last = line[-1] if len(line[-1]) <= room else line[-1][:room - 1] + "…"
+        out.write(f"{fixed}  {last}\n")
 
 
 def register(app: typer.Typer) -> None:
