@@ -164,7 +164,8 @@ def test_a_judging_failure_leaves_the_item_stored_unjudged_and_the_batch_goes_on
         database_url: str, tmp_path: Path) -> None:
     crawler = _crawler(database_url, tmp_path)
     store = StorePipeline(crawler)
-    store.classifier = _FailsOn(store.classifier.config, _news(2).url)  # type: ignore[union-attr]
+    assert store.writer is not None  # no writer process here: a thread
+    store.writer.classifier = _FailsOn(store.writer.config, _news(2).url)
     _through(store, [_news(1), _news(2), _news(3)])
     storage = open_storage(database_url)
     with storage.session() as session:

@@ -3,9 +3,9 @@
 One transaction per item cost more than the item's own SQL, and judging on the reactor
 thread stalled every download meanwhile. Here items are gathered into batches of up to
 `max_items`, or whatever arrived within `max_seconds` of the first, and each batch is
-written (stored and judged) in one transaction on a single writer thread, in arrival
-order. One thread means one writer: the classifier's per-topic state sees items in
-order, as it did inline.
+written (stored and judged) in one transaction by a single writer (a thread, or the
+crawl's writer process), in arrival order. One writer: the classifier's per-topic state
+sees items in order, as it did inline.
 
 A batch is all or nothing, so kill -9 at any moment leaves each article either stored and
 judged or absent (the next crawl fetches it again): nothing is lost or duplicated.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class BatchWriter(Generic[T, R]):
         *,
         max_items: int = MAX_ITEMS,
         max_seconds: float = MAX_SECONDS,
+        executor: Executor | None = None,
     ) -> None:
         self.write = write
         self.done = done
@@ -57,7 +58,11 @@ class BatchWriter(Generic[T, R]):
         self._pending: list[T] = []
         self._timer: asyncio.TimerHandle | None = None
         self._queued: set[asyncio.Future[list[R]]] = set()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storywatch-writer")
+        # The given executor must run one call at a time (one worker), in order; by
+        # default a thread of our own, shut down by close().
+        self._own_executor = executor is None
+        self._executor: Executor = executor or ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="storywatch-writer")
         self.batches = 0
         self.waited = 0.0  # seconds submitters spent waiting for the writer to catch up
 
@@ -102,4 +107,5 @@ class BatchWriter(Generic[T, R]):
         self._flush()
         while self._queued:
             await asyncio.wait(set(self._queued))
-        self._executor.shutdown(wait=True)
+        if self._own_executor:
+            self._executor.shutdown(wait=True)

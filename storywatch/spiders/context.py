@@ -45,6 +45,8 @@ class RunContext:
 
     requested_urls: set[str] = field(default_factory=set)
     extract_pool: Executor | None = None
+    # One process that stores and judges every batch (spiders/writer.py); None: a thread.
+    writer_pool: Executor | None = None
     # URLs stored before the run, read at the first article request (KnownArticleMiddleware).
     known_urls: KnownUrls | None = None
 
