@@ -84,7 +84,7 @@ class CrawlConfig(_Section):
     max_page_bytes: int = Field(default=5 * 1024 * 1024, ge=10_000)
     timeout: Duration = timedelta(minutes=15)
     autothrottle: bool = True
-    # Extraction worker processes; unset = one per CPU core but one, 0 = extract inline.
+    # Extraction worker processes; unset = one per CPU core (at most 4), 0 = inline.
     extract_workers: int | None = Field(default=None, ge=0, le=32)
     # Exact "host:port" pairs exempt from the private-network guard (a test or demo server
     # on loopback); everything else on a private address stays refused.

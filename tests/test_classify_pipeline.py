@@ -1,7 +1,8 @@
-"""The classifier inside the crawl (ClassifyPipeline) and behind the CLI, on a real database."""
+"""The classifier inside the crawl (StorePipeline's batches) and behind the CLI, on a real DB."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from datetime import date
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from scrapy import Spider
+from scrapy.crawler import Crawler
 from scrapy.utils.test import get_crawler
 from sqlalchemy import func, select
 
@@ -16,10 +18,11 @@ from storywatch.config import Config, SourceConfig, TopicConfig
 from storywatch.normalise.dates import to_utc, utc_now
 from storywatch.normalise.item import NewsItem
 from storywatch.normalise.text import content_hash, word_count
-from storywatch.spiders.pipelines import ClassifyPipeline, StorePipeline
+from storywatch.spiders.pipelines import StorePipeline
 from storywatch.storage import open_storage
 from storywatch.storage.classify import NearCopyBand
 from storywatch.storage.models import Judgement
+from storywatch.storage.repository import save_item
 from tests.conftest import run_cli
 
 EVAL = Path(__file__).parent / "data" / "eval"
@@ -46,6 +49,19 @@ def _news(record: dict, source: str = "wire") -> NewsItem:
     )
 
 
+def _through_pipeline(crawler: Crawler, items: list[NewsItem]) -> list[NewsItem]:
+    """Items through StorePipeline as the crawl sends them: batched, then the batch closed."""
+    store = StorePipeline(crawler)
+
+    async def run() -> None:
+        for item in items:
+            await store.process_item(item)
+        await store.close_spider()
+
+    asyncio.run(run())
+    return items
+
+
 def _config(database_url: str, tmp_path: Path) -> Config:
     seeds = []
     for name in ("seed-a.txt", "seed-b.html"):
@@ -65,10 +81,8 @@ def test_stored_items_get_judged_through_the_pipeline(database_url: str,
                                                       tmp_path: Path) -> None:
     config = _config(database_url, tmp_path)
     crawler = get_crawler(Spider, {"STORYWATCH_CONFIG": config})
-    store, classify = StorePipeline(crawler), ClassifyPipeline(crawler)
     records = _records("fu-001", "fc-001", "ot-001", "rw-014")
-    for record in records:
-        classify.process_item(store.process_item(_news(record)))
+    _through_pipeline(crawler, [_news(record) for record in records])
     storage = open_storage(database_url)
     with storage.session() as session:
         rows = {item_url: (j.topic, j.status, j.duplicate_of, j.cluster_id, j.reasons)
@@ -89,7 +103,8 @@ def test_stored_items_get_judged_through_the_pipeline(database_url: str,
     assert by_id["rw-014"][4]["layer"] == "near-copy"
     assert crawler.stats.get_value("storywatch/judged_followup") == 1
     # The same article met again keeps its judgement and is not judged twice.
-    again = classify.process_item(store.process_item(_news(records[0])))
+    [again] = _through_pipeline(crawler, [_news(records[0])])
+    assert again.stored_new is False  # type: ignore[attr-defined]
     assert again.judgements == {}  # type: ignore[attr-defined]
     assert crawler.stats.get_value("storywatch/judged_followup") == 1
 
@@ -109,12 +124,13 @@ def _items():
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_explain_rescore_and_eval_from_the_command_line(database_url: str,
                                                         tmp_path: Path) -> None:
-    config = _config(database_url, tmp_path)
-    crawler = get_crawler(Spider, {"STORYWATCH_CONFIG": config})
-    store = StorePipeline(crawler)
+    _config(database_url, tmp_path)  # copies the seeds into tmp_path
     records = _records("fu-013", "fc-004", "ot-009")
-    for record in records:  # stored, but the crawl "crashed" before judging
-        store.process_item(_news(record))
+    storage = open_storage(database_url)
+    for record in records:  # stored unjudged, as an older crawl that crashed left them
+        with storage.session() as session:
+            save_item(session, _news(record))
+    storage.dispose()
     path = tmp_path / "storywatch.toml"
     path.write_text(
         f'[storage]\nurl = "{database_url}"\n'
@@ -161,10 +177,8 @@ def test_rescore_rejudges_stored_items_after_a_threshold_change(tmp_path: Path) 
     database_url = f"sqlite:///{tmp_path / 'sw.db'}"
     config = _config(database_url, tmp_path)
     crawler = get_crawler(Spider, {"STORYWATCH_CONFIG": config})
-    store, classify = StorePipeline(crawler), ClassifyPipeline(crawler)
     records = _records("fu-005", "rw-010", "ot-002")
-    for record in records:
-        classify.process_item(store.process_item(_news(record)))
+    _through_pipeline(crawler, [_news(record) for record in records])
     storage = open_storage(database_url)
 
     def statuses() -> dict[str, str]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 
 from storywatch.normalise.item import NewsItem
-from storywatch.storage import open_storage
+from storywatch.storage import StorageError, open_storage
 from storywatch.storage.repository import (
     count_items,
     iter_items,
@@ -165,3 +167,21 @@ def test_a_process_killed_during_the_first_migration_leaves_an_openable_database
         assert {"items", "item_urls", "judgements", "alembic_version"} <= tables
     finally:
         storage.dispose()
+
+
+def test_a_migration_that_fails_half_way_leaves_the_sqlite_database_as_it_was(
+        tmp_path: Path) -> None:
+    """A first start killed (or failing) mid-migration must not leave tables without their
+    alembic_version row: every later start would fail with "table already exists"."""
+    path = tmp_path / "sw.db"
+    with sqlite3.connect(path) as conn:  # in the way of migration 0003, after 0001 and 0002
+        conn.execute("CREATE TABLE http_validators (x INTEGER)")
+    with pytest.raises(StorageError, match="http_validators"):
+        open_storage(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert tables == {"http_validators"}, tables  # 0001/0002 rolled back with 0003
+        conn.execute("DROP TABLE http_validators")
+    storage = open_storage(f"sqlite:///{path}")  # and the next start migrates cleanly
+    assert "items" in inspect(storage.engine).get_table_names()
+    storage.dispose()

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from storywatch.cli.common import console, fail, options
 
@@ -39,6 +38,8 @@ def explain(
 
     Example: storywatch explain https://example.org/news/deserters --topic deserters
     """
+    from sqlalchemy import select
+
     from storywatch.storage.labels import labels_of_items
     from storywatch.storage.models import Judgement
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from storywatch.config import Config, load_config
 from storywatch.logs import setup_logging
-from storywatch.storage import Storage, open_storage
+
+if TYPE_CHECKING:  # SQLAlchemy is imported by the commands that open the database
+    from storywatch.storage import Storage
 
 app = typer.Typer(
     name="storywatch",
@@ -46,6 +48,8 @@ class Options:
         return load_config(self.config_path)
 
     def storage(self, config: Config | None = None) -> Storage:
+        from storywatch.storage import open_storage
+
         return open_storage((config or self.config()).storage.url)
 
 

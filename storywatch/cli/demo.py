@@ -12,8 +12,6 @@ from storywatch.cli.crawl import print_summary
 from storywatch.cli.digest import recent_followups_digest
 from storywatch.cli.items import load_rows, render_items
 from storywatch.config import load_config
-from storywatch.notify.render import render_digest
-from storywatch.storage import open_storage
 
 
 def demo(
@@ -28,7 +26,9 @@ def demo(
     """
     from storywatch.demo.config import demo_config_toml
     from storywatch.demo.server import FixtureServer
+    from storywatch.notify.render import render_digest
     from storywatch.spiders.run import run_crawl
+    from storywatch.storage import open_storage
 
     opts = options(ctx)
     workdir.mkdir(parents=True, exist_ok=True)

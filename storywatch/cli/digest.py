@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from storywatch.cli.common import console, fail, options
 from storywatch.config import Config
 from storywatch.normalise.dates import utc_now
-from storywatch.notify.digest import Digest, build_digest, first_digest_start
-from storywatch.notify.render import render_digest
-from storywatch.notify.send import pending_digest, send_due_digests
-from storywatch.notify.subscribers import (
-    Schedule,
-    SubscriptionError,
-    list_subscriptions,
-    normalise_email,
-)
-from storywatch.storage import Storage
+
+if TYPE_CHECKING:  # the notify package (SQLAlchemy, Jinja, email-validator) loads on use
+    from storywatch.notify.digest import Digest
+    from storywatch.storage import Storage
 
 digest_app = typer.Typer(help="Digest emails: send the due ones, preview one.",
                          no_args_is_help=True)
@@ -39,6 +33,8 @@ def send(
 
     Example: storywatch digest send --topic deserters --dry-run
     """
+    from storywatch.notify.send import send_due_digests
+
     opts = options(ctx)
     config = opts.config()
     if topic is not None:
@@ -76,6 +72,15 @@ def preview(
 
     Example: storywatch digest preview --topic deserters --out digest.html
     """
+    from storywatch.notify.render import render_digest
+    from storywatch.notify.send import pending_digest
+    from storywatch.notify.subscribers import (
+        Schedule,
+        SubscriptionError,
+        list_subscriptions,
+        normalise_email,
+    )
+
     opts = options(ctx)
     config = opts.config()
     config.topic(topic)
@@ -118,6 +123,8 @@ def recent_followups_digest(
     config: Config, storage: Storage, topic: str, tz: str = "UTC", now: datetime | None = None
 ) -> Digest | None:
     """The digest a new subscriber would get now: the topic's recent follow-ups."""
+    from storywatch.notify.digest import build_digest, first_digest_start
+
     now = now or utc_now()
     with storage.session() as session:
         return build_digest(

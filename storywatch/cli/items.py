@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sys
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from storywatch.cli.common import console, fail, options
 from storywatch.normalise.dates import to_utc
-from storywatch.storage import Storage
-from storywatch.storage.repository import iter_items
+
+if TYPE_CHECKING:
+    from storywatch.storage import Storage
+
+TABLE_COLUMNS = ("published", "status", "conf.", "source", "lang", "title")
+# rich's table measures every cell (~0.3 ms a row): 10,000 items took 3.7 s to print.
+# Longer listings are printed as plain aligned columns instead (benchmarks/startup.py).
+RICH_TABLE_MAX_ROWS = 500
 
 CSV_FIELDS = ["published_at", "status", "source", "title", "canonical_url", "language",
               "authors", "word_count", "topic", "judged", "label", "confidence",
@@ -77,6 +84,8 @@ def load_rows(
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with storage.session() as session:
+        from storywatch.storage.repository import iter_items
+
         for row in iter_items(session, topic=topic, status=status, since=since,
                               uncertain=uncertain):
             if limit is not None and len(rows) >= limit:
@@ -98,16 +107,35 @@ def render_items(
         for row in rows:
             writer.writerow({**row, "authors": "; ".join(row["authors"])})
     else:
-        table = Table(title=f"{len(rows)} items" + (f" · topic {topic}" if topic else ""),
-                      title_justify="left")
-        for column in ("published", "status", "conf.", "source", "lang", "title"):
-            table.add_column(column, overflow="fold")
+        title = f"{len(rows)} items" + (f" · topic {topic}" if topic else "")
+        cells: list[tuple[str, ...]] = []
         for row in rows:
             shown = f"{row['status']} (label)" if row.get("label") else row["status"]
             confidence = f"{row['confidence']:.2f}" if row.get("confidence") is not None else ""
-            table.add_row((row["published_at"] or "")[:16].replace("T", " "), shown, confidence,
-                          row["source"], row["language"] or "", row["title"] or "")
+            cells.append(((row["published_at"] or "")[:16].replace("T", " "), shown, confidence,
+                          row["source"], row["language"] or "", row["title"] or ""))
+        if len(cells) > RICH_TABLE_MAX_ROWS:
+            _plain_table(title, cells)
+            return
+        table = Table(title=title, title_justify="left")
+        for column in TABLE_COLUMNS:
+            table.add_column(column, overflow="fold")
+        for cell in cells:
+            table.add_row(*cell)
         console.print(table)
+
+
+def _plain_table(title: str, cells: list[tuple[str, ...]]) -> None:
+    """Aligned columns written directly, titles cut to the terminal's width."""
+    widths = [max([len(column), *(len(c[i]) for c in cells)])
+              for i, column in enumerate(TABLE_COLUMNS[:-1])]
+    room = max(20, shutil.get_terminal_size().columns - sum(widths) - 2 * len(widths))
+    out = sys.stdout
+    out.write(title + "\n")
+    for line in (TABLE_COLUMNS, *cells):
+        fixed = "  ".join(value.ljust(width) for value, width in zip(line, widths, strict=False))
+        last = line[-1] if len(line[-1]) <= room else line[-1][:room - 1] + "…"
+        out.write(f"{fixed}  {last}\n")
 
 
 def register(app: typer.Typer) -> None:

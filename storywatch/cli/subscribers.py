@@ -9,17 +9,6 @@ from rich.table import Table
 
 from storywatch.cli.common import console, fail, options
 from storywatch.normalise.dates import iso, utc_now
-from storywatch.notify.subscribers import (
-    Schedule,
-    SubscriptionError,
-    add_subscription,
-    list_subscriptions,
-    lookup_email,
-    normalise_email,
-    remove_subscriber,
-    remove_subscription,
-)
-from storywatch.notify.tokens import BadToken, read_token, redeem, signing_secret
 
 subscribers_app = typer.Typer(
     help="Who receives digests of which topic, and when.", no_args_is_help=True
@@ -41,6 +30,13 @@ def add(
     Example: storywatch subscribers add ana@example.org --topic deserters --every daily
     --at 07:00 --tz Europe/Paris
     """
+    from storywatch.notify.subscribers import (
+        Schedule,
+        SubscriptionError,
+        add_subscription,
+        normalise_email,
+    )
+
     opts = options(ctx)
     config = opts.config()
     config.topic(topic)  # unknown topic: clear error, exit 2
@@ -67,6 +63,8 @@ def list_(
 
     Example: storywatch subscribers list --topic deserters
     """
+    from storywatch.notify.subscribers import list_subscriptions
+
     opts = options(ctx)
     storage = opts.storage()
     with storage.session() as session:
@@ -95,6 +93,8 @@ def remove(
 
     Example: storywatch subscribers remove ana@example.org --topic deserters
     """
+    from storywatch.notify.subscribers import lookup_email, remove_subscriber, remove_subscription
+
     opts = options(ctx)
     # Not validated: an address stored before today's rules must still be removable.
     address = lookup_email(email)
@@ -119,6 +119,8 @@ def unsubscribe(
 
     Example: storywatch unsubscribe eyJlIjoi...
     """
+    from storywatch.notify.tokens import BadToken, read_token, redeem, signing_secret
+
     opts = options(ctx)
     storage = opts.storage()
     with storage.session() as session:

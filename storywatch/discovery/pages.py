@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 from bs4 import BeautifulSoup, Tag
 from courlan.filters import extension_filter, is_navigation_page, is_not_crawlable
 
-from storywatch.extraction.metadata import HeadIndex, json_ld_nodes, json_ld_types
+from storywatch.extraction.metadata import JSON_LD, HeadIndex, json_ld_nodes, json_ld_types
 from storywatch.normalise.urls import canonical_url, is_same_site
 
 # What courlan already knows is asked from courlan (`url_kind`): web-page extensions, its
@@ -131,8 +131,8 @@ def _meta(head: HeadIndex, key: str) -> str | None:
 
 
 def _json_ld_types(tags: _Tags) -> set[str]:
-    return {kind.lower() for node in json_ld_nodes(tags("script"))
-            for kind in json_ld_types(node)}
+    scripts = [t.get_text() for t in tags("script") if t.get("type") == JSON_LD]
+    return {kind.lower() for node in json_ld_nodes(scripts) for kind in json_ld_types(node)}
 
 
 def _has_ancestor(tag: Tag, names: set[str]) -> bool:
@@ -166,7 +166,7 @@ def analyse_page(html: str | bytes, url: str) -> PageAnalysis:
     -2. A page needs ARTICLE_SCORE points *and* MIN_ARTICLE_WORDS words of body.
     """
     tags = _Tags(BeautifulSoup(html, "lxml"))
-    head = HeadIndex(tags("meta", "link"))
+    head = HeadIndex((tag.name, tag.attrs) for tag in tags("meta", "link"))
     score = 0
     signals: list[str] = []
 

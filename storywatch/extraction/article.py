@@ -1,9 +1,11 @@
-"""Main text and metadata of one article page, with a fallback chain that records who won.
+"""Main text and metadata of one article page, from one parse of the page.
 
-trafilatura is first (best text F1 on public benchmarks, comments excluded); when it
-returns too little, readability-lxml and then the page's own <article>/<p> markup are
-tried, as Media Cloud's metadata-lib does. The `extractor` field says which one produced
-the text, so a bad item can be traced to its extractor.
+The page is parsed once into an lxml tree; the metadata reader and then trafilatura
+(best text F1 on public benchmarks, comments excluded) read that tree. There is no
+fallback extractor: on trafilatura's own corpus of ~1,000 real pages the readability and
+<p> fallbacks never won where trafilatura found little, and cost a second and third
+parse (benchmarks/extraction_real.py, docs/decisions.md). The `extractor` field says
+who produced the text ("trafilatura", or "feed-summary" when the listing said more).
 """
 
 from __future__ import annotations
@@ -13,19 +15,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import trafilatura
-from bs4 import BeautifulSoup
-from readability import Document as ReadabilityDocument
+from lxml.html import HtmlElement
+from trafilatura.utils import load_html
 
 from storywatch.extraction.metadata import PageMetadata, read_metadata
 from storywatch.normalise.dates import to_utc
 from storywatch.normalise.text import clean_text, strip_control
 
 log = logging.getLogger(__name__)
-# Both extractors log at ERROR (readability with a full traceback) for every page they
-# cannot parse: empty bodies, binary served as text/html. That is an expected outcome
-# here, reported once as the item's failure reason, so their own logs are silenced.
-for _noisy in ("readability.readability", "trafilatura"):
-    logging.getLogger(_noisy).setLevel(logging.CRITICAL)
+# trafilatura logs at ERROR for every page it cannot parse: empty bodies, binary served
+# as text/html. That is an expected outcome here, reported once as the item's failure
+# reason, so its own log is silenced.
+logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 # Fewer words than this and the extractor probably caught a teaser or a caption.
 MIN_ARTICLE_WORDS = 40
@@ -61,13 +62,14 @@ class Article:
 
 
 def _trafilatura(
-    html: str, url: str | None, with_metadata: bool
+    tree: HtmlElement, url: str | None, with_metadata: bool
 ) -> tuple[str, trafilatura.settings.Document | None]:
     try:
         # include_comments=False: reader comments are not the article.
         # deduplicate=False: its module-level LRU cache makes repeated runs lossy.
+        # Given a tree, trafilatura works on a copy: the caller's tree is left as it was.
         doc = trafilatura.bare_extraction(
-            html, url=url, include_comments=False, deduplicate=False, with_metadata=with_metadata
+            tree, url=url, include_comments=False, deduplicate=False, with_metadata=with_metadata
         )
     except Exception as exc:  # trafilatura raises assorted lxml errors on broken markup
         log.debug("trafilatura failed on %s: %s", url, exc)
@@ -77,20 +79,13 @@ def _trafilatura(
     return clean_text(doc.text), doc
 
 
-def _readability(html: str) -> str:
+def parse_page(html: str) -> HtmlElement | None:
+    """The page's lxml tree as trafilatura builds it (its repairs included), or None."""
     try:
-        summary = ReadabilityDocument(html).summary(html_partial=True)
-    except Exception:  # readability raises on empty or non-HTML documents
-        return ""
-    return _paragraph_text(BeautifulSoup(summary, "lxml"))
-
-
-def _paragraph_text(soup: BeautifulSoup) -> str:
-    for junk in soup(["script", "style", "noscript", "template"]):
-        junk.decompose()
-    scope = soup.find("article") or soup.body or soup
-    blocks = [p.get_text(" ", strip=True) for p in scope.find_all(["p", "h2", "h3", "li"])]
-    return clean_text("\n".join(b for b in blocks if len(b.split()) >= 4))
+        return load_html(html)
+    except Exception as exc:  # lxml raises on some binary input
+        log.debug("cannot parse page: %s", exc)
+        return None
 
 
 def extract_article(html: str, url: str | None = None) -> Article:
@@ -102,25 +97,16 @@ def extract_article(html: str, url: str | None = None) -> Article:
     if tags > MAX_MARKUP_TAGS:
         return Article(url=url, title=None, text="",
                        problem=f"page too large to extract ({tags} tags, limit {MAX_MARKUP_TAGS})")
-    soup = BeautifulSoup(html, "lxml")
-    meta: PageMetadata = read_metadata(soup, url)
+    tree = parse_page(html)
+    if tree is None:  # nothing lxml can read: no text, said as such by the caller
+        return Article(url=url, title=None, text="")
+    meta: PageMetadata = read_metadata(tree, url)
 
     # trafilatura's own metadata pass costs ~30 % of its run time; it is only needed when the
     # markup did not state the title, date or authors.
     needs_metadata = not (meta.title and meta.published and meta.authors)
-    text, doc = _trafilatura(html, url, with_metadata=needs_metadata)
-    extractor = "trafilatura"
-    if len(text.split()) < MIN_ARTICLE_WORDS:
-        for name, candidate in (("readability", _readability(html)), ("paragraphs", None)):
-            if candidate is None:
-                candidate = _paragraph_text(soup)
-            if len(candidate.split()) > len(text.split()):
-                text, extractor = candidate, name
-            if len(text.split()) >= MIN_ARTICLE_WORDS:
-                break
-    if not text:
-        extractor = "none"
-
+    text, doc = _trafilatura(tree, url, with_metadata=needs_metadata)
+    extractor = "trafilatura" if text else "none"
     origins = dict(meta.origins)
     title = meta.title
     if doc is not None and doc.title and origins.get("title") in (None, "title"):

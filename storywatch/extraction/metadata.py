@@ -1,20 +1,25 @@
-"""Page metadata from the markup itself (BeautifulSoup), for what the text extractor misses.
+"""Page metadata from the markup itself, for what the text extractor misses.
 
 trafilatura returns publication *dates* without a time and sometimes no author; news pages
 state both precisely in og:/article: meta tags, JSON-LD and <time> elements. These readers
 are tried in order of reliability, and each reports its origin so explanations can say
 where a field came from.
+
+They read the same lxml tree that trafilatura then extracts from, so a page is parsed
+once (BeautifulSoup's tree cost more than trafilatura's whole extraction on real pages:
+benchmarks/extraction_real.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, Tag
+from lxml import etree
+from lxml.html import HtmlElement
 
 
 @dataclass
@@ -32,31 +37,69 @@ class PageMetadata:
     origins: dict[str, str] = field(default_factory=dict)
 
 
+def _has_class(name: str) -> str:
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
+# Compiled once: extraction is on the crawl's hot path.
+_HEAD = etree.XPath("//meta | //link")
+_JSON_LD = etree.XPath('//script[@type="application/ld+json"]')
+_ARTICLE = etree.XPath("(//article)[1]")
+_H1 = etree.XPath("(//h1)[1]")
+_TITLE = etree.XPath("(//title)[1]")
+_ITEMPROP_PUBLISHED = etree.XPath('(//*[@itemprop="datePublished"])[1]')
+_TIME = etree.XPath("(//time[@datetime])[1]")
+_BYLINES = etree.XPath(
+    "//*[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]"
+    " | //*[@itemprop='author']"
+    f" | //*[{_has_class('byline')}]//*[{_has_class('author')}]"
+)
+
+
+def _text(element: HtmlElement) -> str:
+    """Its text, stripped pieces joined by one space (as bs4's get_text(" ", strip=True))."""
+    return " ".join(piece.strip() for piece in element.itertext() if piece.strip())
+
+
+def _first(xpath: etree.XPath, tree: HtmlElement) -> HtmlElement | None:
+    found = xpath(tree)
+    return found[0] if found else None
+
+
 class HeadIndex:
     """Every <meta> and <link> of the page, indexed in one pass.
 
     A page has dozens of meta tags and each field tries several keys; one pass plus dict
-    look-ups is ~5x faster than a tree search per key, and extraction is on the crawl's
-    hot path. `discovery.pages` builds one from the tags it has already collected.
+    look-ups is faster than a tree search per key. Built from (tag name, attributes)
+    pairs so that both readers of a page share it: extraction walks its lxml tree
+    (`of_tree`), page analysis in discovery/pages.py its BeautifulSoup tags (where `rel`
+    is a list, not a string).
     """
 
-    def __init__(self, tags: Iterable[Tag]) -> None:
+    def __init__(self, tags: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
         self.meta: dict[str, list[str]] = {}
         self.links: dict[str, list[str]] = {}
-        for tag in tags:
-            if tag.name == "meta":
-                content = tag.get("content")
+        for name, attrs in tags:
+            if name == "meta":
+                content = attrs.get("content")
                 if not isinstance(content, str) or not content.strip():
                     continue
                 for attr in ("property", "name", "itemprop", "http-equiv"):
-                    key = tag.get(attr)
+                    key = attrs.get(attr)
                     if isinstance(key, str):
                         self.meta.setdefault(key.strip().lower(), []).append(content.strip())
-            elif tag.name == "link":
-                href = tag.get("href")
+            elif name == "link":
+                href = attrs.get("href")
+                rels = attrs.get("rel") or ()
+                if isinstance(rels, str):
+                    rels = rels.split()
                 if isinstance(href, str) and href.strip():
-                    for rel in tag.get("rel") or []:
+                    for rel in rels:
                         self.links.setdefault(rel.lower(), []).append(href.strip())
+
+    @classmethod
+    def of_tree(cls, tree: HtmlElement) -> HeadIndex:
+        return cls((str(tag.tag), tag.attrib) for tag in _HEAD(tree))
 
     def first(self, *keys: str) -> tuple[str | None, str | None]:
         for key in keys:
@@ -74,14 +117,13 @@ class HeadIndex:
 JSON_LD = "application/ld+json"
 
 
-def json_ld_nodes(scripts: Iterable[Tag]) -> list[dict[str, Any]]:
-    """Every JSON-LD object of the page's ld+json scripts, @graph members included."""
+def json_ld_nodes(texts: Iterable[str | None]) -> list[dict[str, Any]]:
+    """Every JSON-LD object in the texts of the page's ld+json scripts, @graph members
+    included."""
     found: list[dict[str, Any]] = []
-    for script in scripts:
-        if script.get("type") != JSON_LD:
-            continue
+    for text in texts:
         try:
-            data = json.loads(script.get_text() or "null")
+            data = json.loads(text or "null")
         except ValueError:
             continue
         stack = data if isinstance(data, list) else [data]
@@ -102,8 +144,8 @@ def json_ld_types(node: dict[str, Any]) -> list[str]:
     return [k for k in (kind if isinstance(kind, list) else [kind]) if isinstance(k, str)]
 
 
-def _json_ld_articles(soup: BeautifulSoup) -> list[dict[str, Any]]:
-    return [node for node in json_ld_nodes(soup.find_all("script", attrs={"type": JSON_LD}))
+def _json_ld_articles(tree: HtmlElement) -> list[dict[str, Any]]:
+    return [node for node in json_ld_nodes(script.text for script in _JSON_LD(tree))
             if any(k.endswith("Article") for k in json_ld_types(node))]
 
 
@@ -117,20 +159,21 @@ def _names(value: Any) -> list[str]:
     return []
 
 
-def read_metadata(soup: BeautifulSoup, url: str | None = None) -> PageMetadata:
+def read_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
+    """Read the page's metadata; the tree is not changed (trafilatura reads it next)."""
     meta = PageMetadata()
-    head = HeadIndex(soup.find_all(("meta", "link")))
-    articles = _json_ld_articles(soup)
+    head = HeadIndex.of_tree(tree)
+    articles = _json_ld_articles(tree)
     ld = articles[0] if articles else {}
-    meta.has_article_markup = bool(articles) or bool(soup.find("article"))
+    meta.has_article_markup = bool(articles) or bool(_ARTICLE(tree))
 
     title, origin = head.first("og:title", "twitter:title")
     if not title and isinstance(ld.get("headline"), str):
         title, origin = ld["headline"], "json-ld"
-    if not title and (h1 := soup.find("h1")):
-        title, origin = h1.get_text(" ", strip=True), "h1"
-    if not title and soup.title:
-        title, origin = soup.title.get_text(" ", strip=True), "title"
+    if not title and (h1 := _first(_H1, tree)) is not None:
+        title, origin = _text(h1), "h1"
+    if not title and (title_tag := _first(_TITLE, tree)) is not None:
+        title, origin = _text(title_tag), "title"
     meta.title = title or None
     if origin:
         meta.origins["title"] = origin
@@ -141,15 +184,11 @@ def read_metadata(soup: BeautifulSoup, url: str | None = None) -> PageMetadata:
     )
     if not published and isinstance(ld.get("datePublished"), str):
         published, origin = ld["datePublished"], "json-ld"
-    if not published:
-        tag = soup.find(None, attrs={"itemprop": "datePublished"})
-        if isinstance(tag, Tag):
-            value = tag.get("datetime") or tag.get("content")
-            published, origin = (str(value), "itemprop") if value else (None, None)
-    if not published:
-        tag = soup.find("time", attrs={"datetime": True})
-        if isinstance(tag, Tag):
-            published, origin = str(tag["datetime"]), "time[datetime]"
+    if not published and (tag := _first(_ITEMPROP_PUBLISHED, tree)) is not None:
+        value = tag.get("datetime") or tag.get("content")
+        published, origin = (str(value), "itemprop") if value else (None, None)
+    if not published and (tag := _first(_TIME, tree)) is not None:
+        published, origin = str(tag.get("datetime")), "time[datetime]"
     meta.published = published
     if origin and published:
         meta.origins["published"] = origin
@@ -166,8 +205,8 @@ def read_metadata(soup: BeautifulSoup, url: str | None = None) -> PageMetadata:
                 meta.origins["authors"] = f"meta[{key}]"
                 break
     if not authors:
-        for tag in soup.select('[rel~="author"], [itemprop="author"], .byline .author'):
-            name = tag.get_text(" ", strip=True)
+        for tag in _BYLINES(tree):
+            name = _text(tag)
             if name and len(name) < 80:
                 authors.append(name)
         if authors:
@@ -184,8 +223,8 @@ def read_metadata(soup: BeautifulSoup, url: str | None = None) -> PageMetadata:
             meta.origins["canonical"] = "meta[og:url]"
     meta.amphtml = head.link("amphtml", url)
 
-    html_tag = soup.find("html")
-    lang = html_tag.get("lang") if isinstance(html_tag, Tag) else None
+    root = tree.getroottree().getroot()
+    lang = root.get("lang") if root.tag == "html" else None
     if not lang:
         lang, _ = head.first("og:locale", "content-language", "language")
     meta.language = str(lang) if lang else None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import py3langid
-
 # Below this many characters the statistical guess is noise; trust the declaration.
 _MIN_TEXT_FOR_DETECTION = 200
 # py3langid's cost is linear in the text; 1,500 characters (a few paragraphs) decide as
@@ -17,6 +15,8 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     declared_code = declared.strip().lower().replace("_", "-").split("-")[0] if declared else None
     if declared_code is not None and len(declared_code) != 2:
         declared_code = None
+    import py3langid  # loads its model (~0.1 s): only when a text is classified
+
     if len(text) < _MIN_TEXT_FOR_DETECTION:
         return declared_code or (py3langid.classify(text)[0] if text.strip() else None)
     return str(py3langid.classify(text[:_DETECTION_SAMPLE])[0])

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from scrapy.crawler import Crawler
 
 from storywatch.config import Config, load_config
 from storywatch.storage import Storage, open_storage
+
+if TYPE_CHECKING:
+    from storywatch.spiders.known import KnownUrls
 
 
 def crawler_config(crawler: Crawler) -> Config:
@@ -41,6 +45,10 @@ class RunContext:
 
     requested_urls: set[str] = field(default_factory=set)
     extract_pool: Executor | None = None
+    # One process that stores and judges every batch (spiders/writer.py); None: a thread.
+    writer_pool: Executor | None = None
+    # URLs stored before the run, read at the first article request (KnownArticleMiddleware).
+    known_urls: KnownUrls | None = None
 
 
 def run_context(crawler: Crawler) -> RunContext:

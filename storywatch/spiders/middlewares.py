@@ -9,8 +9,8 @@ from scrapy.crawler import Crawler
 
 from storywatch.normalise.urls import canonical_url
 from storywatch.spiders.context import crawler_storage, run_context
+from storywatch.spiders.known import KnownUrls
 from storywatch.spiders.meta import ARTICLE_META, AlreadyKnown, Declined
-from storywatch.storage.repository import known_url
 
 log = logging.getLogger(__name__)
 
@@ -18,15 +18,18 @@ log = logging.getLogger(__name__)
 class KnownArticleMiddleware:
     """Skip article requests whose canonical URL is already stored or already requested.
 
-    The per-run set serves the hot path (the same article listed by several feeds); the
-    database is the truth across runs. Only article requests are checked: feeds and
-    sitemaps must be fetched every time. The set is shared by all crawlers of one run
-    (see RunContext), so two sources listing one article in the same run cost one download.
+    The per-run set serves the hot path (the same article listed by several feeds); what
+    was stored before the run is read from the database once, at the first article
+    request (see known.py), not queried per request. Only article requests are checked:
+    feeds and sitemaps must be fetched every time. Both are shared by all crawlers of one
+    run (see RunContext), so two sources listing one article in the same run cost one
+    download.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.requested = run_context(crawler).requested_urls
+        self.context = run_context(crawler)
+        self.requested = self.context.requested_urls
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> KnownArticleMiddleware:
@@ -44,9 +47,10 @@ class KnownArticleMiddleware:
         if canonical in self.requested:
             stats.inc_value("storywatch/articles_repeated")  # type: ignore[union-attr]
             raise AlreadyKnown(f"already requested in this run: {canonical}")
-        with crawler_storage(self.crawler).session() as session:
-            if known_url(session, canonical) is not None:
-                stats.inc_value("storywatch/articles_known")  # type: ignore[union-attr]
-                raise AlreadyKnown(f"already stored: {canonical}")
+        if self.context.known_urls is None:
+            self.context.known_urls = KnownUrls.load(crawler_storage(self.crawler))
+        if canonical in self.context.known_urls:
+            stats.inc_value("storywatch/articles_known")  # type: ignore[union-attr]
+            raise AlreadyKnown(f"already stored: {canonical}")
         self.requested.add(canonical)
         return None

@@ -6,6 +6,7 @@ from a child process of the daemon, never twice in one process.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -63,18 +64,43 @@ class CrawlSummary:
         return {key: sum(getattr(s, key) for s in self.sources) for key in keys}
 
 
+# Extraction workers yield the CPU to the writer and the reactor: the writer (one process)
+# is the crawl's narrowest stage, and with equal shares it got a quarter of 2 cores.
+EXTRACT_NICENESS = 4
+
+
 def extraction_pool(workers: int | None) -> ProcessPoolExecutor | None:
     """Worker processes for extraction, so it runs beside the reactor, not on it.
 
-    None (auto) means one worker per core but one, which keeps a core for the reactor;
-    0 means extract inline. Workers are started with forkserver: forking a process that
-    already runs threads (database pools, the fixture server in tests) is unsafe.
+    None (auto) means one worker per core (at most 4): extraction is most of a crawl's
+    CPU, and the reactor and the writer thread need little beside it (on 2 cores, one
+    worker left a core half idle: benchmarks/crawl_real.py). 0 means extract inline.
+    Workers are started with forkserver: forking a process that already runs threads
+    (database pools, the writer thread, the fixture server in tests) is unsafe.
     """
     if workers is None:
-        workers = min(4, (os.cpu_count() or 1) - 1)
+        workers = min(4, os.cpu_count() or 1)
     if workers <= 0:
         return None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"),
+                               initializer=os.nice, initargs=(EXTRACT_NICENESS,))
+
+
+def writer_process(config: Config, log_level: str) -> ProcessPoolExecutor:
+    """The process that stores and judges the crawl's batches (spiders/writer.py).
+
+    A process, not a thread: judging is a third of a crawl's CPU, and on a thread it
+    shared the GIL with the reactor (busy 55 s, 25 s of it on CPU, in an 800-article run).
+    It logs as this process does (the root handler's level and format).
+    """
+    from storywatch.logs import JsonFormatter
+    from storywatch.spiders.writer import start_process_writer
+
+    root = logging.getLogger()
+    level = next((logging.getLevelName(h.level) for h in root.handlers if h.level), log_level)
+    fmt = "json" if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers) else "text"
+    return ProcessPoolExecutor(max_workers=1, mp_context=get_context("forkserver"),
+                               initializer=start_process_writer, initargs=(config, level, fmt))
 
 
 def spider_for(kind: str) -> type:
@@ -103,7 +129,8 @@ def run_crawl(
     # storywatch.logs owns the root handler; Scrapy only sets levels and its Twisted bridge.
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
     pool = extraction_pool(config.crawl.extract_workers)
-    context = RunContext(extract_pool=pool)
+    writer = writer_process(config, str(settings.get("LOG_LEVEL") or "WARNING"))
+    context = RunContext(extract_pool=pool, writer_pool=writer)
     process = CrawlerProcess(settings)
     crawlers = []
     for source in sources:
@@ -117,6 +144,7 @@ def run_crawl(
     seconds = time.monotonic() - started
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)
+    writer.shutdown(wait=True)
     summaries = []
     for source, crawler in crawlers:
         stats = crawler.stats.get_stats() if crawler.stats else {}

@@ -59,7 +59,6 @@ STORYWATCH_RETRY_BACKOFF = 1.0
 ITEM_PIPELINES = {
     "storywatch.spiders.pipelines.ExtractPipeline": 100,
     "storywatch.spiders.pipelines.StorePipeline": 300,
-    "storywatch.spiders.pipelines.ClassifyPipeline": 400,
 }
 
 

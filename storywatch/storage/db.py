@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from filelock import FileLock
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from storywatch.storage.errors import StorageError
+
+if TYPE_CHECKING:  # Alembic is imported only when a schema is really upgraded (it costs ~0.2 s)
+    from alembic.config import Config as AlembicConfig
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +28,6 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 0x5709_3A7C
 
 
-class StorageError(Exception):
-    """The database cannot be opened or used; the message says which and why."""
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -39,7 +41,35 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def _atomic_sqlite_engine(engine: Engine) -> Engine:
+    """An engine whose transactions really contain DDL, for migrations.
+
+    Python's sqlite3 module opens a transaction only before INSERT/UPDATE/DELETE, so each
+    CREATE TABLE of a migration committed on its own: a crawl killed during its first
+    migration left tables without their alembic_version row, and every later start
+    failed with "table items already exists". Here the driver is left in autocommit and
+    the transaction is begun explicitly (SQLAlchemy's documented pysqlite recipe), so a
+    migration is all or nothing.
+    """
+    atomic = create_engine(engine.url, connect_args={"timeout": 30}, poolclass=NullPool)
+    event.listen(atomic, "connect", _sqlite_pragmas)
+    event.listen(atomic, "connect", _driver_autocommit)
+    event.listen(atomic, "begin", _begin_immediate)
+    return atomic
+
+
+def _driver_autocommit(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Connection) -> None:
+    # IMMEDIATE: take the write lock now, so two first starts queue instead of deadlocking.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def alembic_config(engine_url: str | None = None) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if engine_url:
@@ -65,7 +95,18 @@ class Storage:
             yield session
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision; safe when several processes start at once."""
+        """Bring the schema to the newest revision; safe when several processes start at once.
+
+        An up-to-date database (every command but the first after an upgrade) is checked
+        with one query against the heads read from the migration files, without Alembic.
+        """
+        heads = migration_heads()
+        with self.engine.connect() as conn:
+            if heads is not None and _current_heads(conn) == heads:
+                return
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         script = ScriptDirectory.from_config(alembic_config())
         heads = set(script.get_heads())
         with self.engine.connect() as conn:
@@ -85,19 +126,23 @@ class Storage:
             self._upgrade(conn)
 
     def _upgrade(self, conn=None) -> None:  # type: ignore[no-untyped-def]
+        from alembic import command
+
         cfg = alembic_config()
         if conn is not None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
             return
-        with self.engine.begin() as own:
-            # Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE, so each
-            # CREATE TABLE committed by itself and a kill -9 mid-migration left a half-made
-            # schema that no later start could migrate. One explicit transaction makes the
-            # migration all or nothing (the driver's commit() ends it).
-            own.exec_driver_sql("BEGIN IMMEDIATE")
-            cfg.attributes["connection"] = own
-            command.upgrade(cfg, "heads")
+        engine = self.engine
+        if engine.dialect.name == "sqlite":
+            engine = _atomic_sqlite_engine(engine)
+        try:
+            with engine.begin() as own:
+                cfg.attributes["connection"] = own
+                command.upgrade(cfg, "heads")
+        finally:
+            if engine is not self.engine:
+                engine.dispose()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -123,6 +168,36 @@ def _redacted(text: str, url: str) -> str:
         secret = url.split(":", 1)[-1].rpartition("@")[0] if "@" in url else ""
     text = text.replace(url, shown_url(url))
     return text.replace(str(secret), "***") if secret else text
+
+
+_REVISION = re.compile(r"^revision(?:\s*:[^=]*)?=\s*['\"]([^'\"]+)['\"]\s*$", re.M)
+_DOWN_REVISION = re.compile(
+    r"^down_revision(?:\s*:[^=]*)?=\s*(?:None|['\"]([^'\"]+)['\"])\s*$", re.M)
+
+
+def migration_heads() -> set[str] | None:
+    """The newest revision(s), read from the migration files' text without importing Alembic.
+
+    None when a file is not in the plain one-parent form (a merge, a tuple): then Alembic
+    decides. tests/test_storage.py checks this agrees with Alembic's own heads.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if revision is None or down is None:
+            return None
+        revisions.add(revision[1])
+        if down[1]:
+            parents.add(down[1])
+    return (revisions - parents) or None
+
+
+def _current_heads(conn: Connection) -> set[str]:
+    if not inspect(conn).has_table("alembic_version"):
+        return set()
+    return set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
 
 
 def create_storage_engine(url: str) -> Engine:

@@ -1,0 +1,87 @@
+"""Extraction on real pages: extract_article against trafilatura alone, quality and time.
+
+Pages and their annotations are trafilatura's evaluation corpus (see realpages.py; never
+committed). Every extractor gets the same decoded text (w3lib, as Scrapy decodes).
+
+    python benchmarks/extraction_real.py PATH-TO-TRAFILATURA-CHECKOUT [--pages N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import trafilatura
+from w3lib.encoding import html_to_unicode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.realpages import DEFAULT_CORPUS, Scores, load_pages
+from storywatch.extraction import extract_article
+from storywatch.extraction.article import MIN_ARTICLE_WORDS
+
+
+def _trafilatura(html: str, url: str) -> str:
+    return trafilatura.extract(html, url=url, include_comments=False, deduplicate=False) or ""
+
+
+EXTRACTORS: dict[str, Callable[[str, str], str]] = {
+    "trafilatura.extract, comments off": _trafilatura,
+    "storywatch extract_article": lambda html, url: extract_article(html, url).text,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", type=Path, nargs="?", default=DEFAULT_CORPUS)
+    parser.add_argument("--pages", type=int, default=None, help="first N pages only")
+    args = parser.parse_args()
+    pages = load_pages(args.corpus, args.pages)
+    texts = [html_to_unicode(None, page.body)[1] for page in pages]
+    print(f"{len(pages)} real pages from {args.corpus}")
+    print(f"{'extractor':36s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'ms/page':>8s}")
+    for name, extract in EXTRACTORS.items():
+        scores = Scores()
+        started = time.perf_counter()
+        outputs = [extract(html, page.url) for page, html in zip(pages, texts, strict=True)]
+        seconds = time.perf_counter() - started
+        for page, text in zip(pages, outputs, strict=True):
+            scores.add(page, text)
+        print(f"{name:36s} {scores.precision:9.3f} {scores.recall:7.3f} {scores.f1:6.3f} "
+              f"{1000 * seconds / len(pages):8.1f}")
+    # The fallback question: where trafilatura finds little, would readability-lxml (the
+    # former fallback) have done better? Only there could a fallback win.
+    short = [(p, h) for p, h in zip(pages, texts, strict=True)
+             if len(_trafilatura(h, p.url).split()) < MIN_ARTICLE_WORDS]
+    base, fallback = Scores(), Scores()
+    wins = 0
+    for page, html in short:
+        ours = _trafilatura(html, page.url)
+        other = _readability(html)
+        better = other if len(other.split()) > len(ours.split()) else ours
+        base.add(page, ours)
+        fallback.add(page, better)
+        wins += better is other
+    print(f"pages where trafilatura gives < {MIN_ARTICLE_WORDS} words: {len(short)}; F1 there: "
+          f"trafilatura {base.f1:.3f}, with a readability fallback {fallback.f1:.3f} "
+          f"(the fallback's text taken on {wins})")
+
+
+def _readability(html: str) -> str:
+    """readability-lxml's main text, if installed (it is no dependency of storywatch)."""
+    try:
+        from lxml.html import fromstring
+        from readability import Document
+    except ImportError:
+        return ""
+    try:
+        return fromstring(Document(html).summary(html_partial=True)).text_content()
+    except Exception:  # readability raises on empty or non-HTML documents
+        return ""
+
+
+if __name__ == "__main__":
+    main()
