@@ -19,10 +19,10 @@ from storywatch.config import Config, SourceConfig, TopicConfig
 from storywatch.normalise.dates import utc_now
 from storywatch.normalise.item import NewsItem
 from storywatch.normalise.text import content_hash, word_count
-from storywatch.spiders.base import ARTICLE_META, AlreadyKnown
 from storywatch.spiders.batches import BatchWriter
 from storywatch.spiders.context import crawler_storage
 from storywatch.spiders.known import KnownUrls
+from storywatch.spiders.meta import ARTICLE_META, AlreadyKnown
 from storywatch.spiders.middlewares import KnownArticleMiddleware
 from storywatch.spiders.pipelines import StorePipeline
 from storywatch.storage import open_storage
