@@ -27,7 +27,6 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psutil
@@ -35,32 +34,11 @@ import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.crawl_throughput import serve
 from benchmarks.newsgen import rss_feed
 from benchmarks.realpages import DEFAULT_CORPUS, load_pages
 
 _CANONICAL = re.compile(rb"""(rel\s*=\s*["']?canonical|property\s*=\s*["']og:url)""", re.I)
-
-
-def serve(pages: dict[str, bytes]) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            body = pages.get(self.path.split("?")[0])
-            self.send_response(200 if body is not None else 404)
-            kind = "application/rss+xml" if self.path.endswith(".rss") else "text/html"
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 class TreeMemory:
@@ -197,7 +175,7 @@ def main() -> None:
 
     real = load_pages(args.corpus)
     pages: dict[str, bytes] = {}
-    server = serve(pages)
+    server = serve(pages, charset=None)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     bodies: list[tuple[str, bytes]] = []
     entries = []

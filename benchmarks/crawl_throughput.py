@@ -31,7 +31,9 @@ from benchmarks.newsgen import article_page, rss_feed
 from storywatch.extraction import extract_article
 
 
-def serve(pages: dict[str, bytes]) -> ThreadingHTTPServer:
+def serve(pages: dict[str, bytes], charset: str | None = "utf-8") -> ThreadingHTTPServer:
+    """The pages on 127.0.0.1 (any free port); `charset` None sends no charset, for real
+    pages whose own markup says it."""
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -39,7 +41,7 @@ def serve(pages: dict[str, bytes]) -> ThreadingHTTPServer:
             body = pages.get(self.path.split("?")[0])
             self.send_response(200 if body is not None else 404)
             kind = "application/rss+xml" if self.path.endswith(".rss") else "text/html"
-            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self.send_header("Content-Type", f"{kind}; charset={charset}" if charset else kind)
             self.send_header("Content-Length", str(len(body or b"")))
             self.end_headers()
             self.wfile.write(body or b"")
