@@ -90,8 +90,8 @@ def test_url_kind(url: str, kind: str) -> None:
 def test_page_analysis_reads_metadata_as_extraction_does() -> None:
     """One meta/JSON-LD reader for both: the page analysis sees what extraction sees, whatever
     the markup's letter case, and JSON-LD types inside an @graph."""
-    from bs4 import BeautifulSoup
 
+    from storywatch.extraction.article import parse_page
     from storywatch.extraction.metadata import read_metadata
 
     body = " ".join(["Words of the body of a report from the river town."] * 12)
@@ -107,7 +107,9 @@ def test_page_analysis_reads_metadata_as_extraction_does() -> None:
     )
     url = "https://n.test/world/2024/10/story.html?utm_source=x"
     analysis = analyse_page(html, url)
-    metadata = read_metadata(BeautifulSoup(html, "lxml"), url)
+    tree = parse_page(html)
+    assert tree is not None
+    metadata = read_metadata(tree, url)  # the tree extraction reads
     assert analysis.canonical == metadata.canonical == "https://n.test/world/2024/10/story.html"
     assert analysis.amphtml == metadata.amphtml
     assert metadata.page_type == "Article" and metadata.has_article_markup

@@ -86,7 +86,7 @@ def test_a_long_listing_is_printed_as_plain_columns(tmp_path: Path) -> None:
     assert listed.code == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert lines[0] == f"{RICH_TABLE_MAX_ROWS + 1} items"
-    assert lines[1].split() == ["published", "status", "source", "lang", "title"]
+    assert lines[1].split() == ["published", "status", "conf.", "source", "lang", "title"]
     assert len(lines) == RICH_TABLE_MAX_ROWS + 3 and "┃" not in listed.stdout
     assert any(line.endswith(f"Title {RICH_TABLE_MAX_ROWS}") for line in lines)
     short = run_cli("items", "--limit", "3", config=config)

@@ -148,10 +148,12 @@ def test_a_process_killed_during_the_first_migration_leaves_an_openable_database
     child = (
         "import os\n"
         "from sqlalchemy import event\n"
+        "from sqlalchemy.engine import Engine\n"
         "from storywatch.storage import db\n"
         "made = []\n"
         f"engine = db.create_storage_engine({url!r})\n"
-        "@event.listens_for(engine, 'after_cursor_execute')\n"
+        # Every engine: the migration runs on an engine of its own (one transaction).
+        "@event.listens_for(Engine, 'after_cursor_execute')\n"
         "def die(conn, cursor, statement, *args):\n"
         "    if statement.lstrip().upper().startswith('CREATE TABLE'):\n"
         "        made.append(statement)\n"
