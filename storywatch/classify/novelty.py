@@ -1,16 +1,15 @@
 """Novelty: which sentences of an item the seeds do not already say, and what is new in them.
 
 An item sentence is covered when one seed sentence shares enough of its content words
-(lemmas in the seeds' language, consonant skeletons across languages) or, when the
-semantic model is available, is close to it in meaning. Numbers and names in the
-uncovered sentences that no seed mentions are the evidence of a follow-up: a rewrite or
-translation re-says the seeds' facts, a follow-up brings new ones.
+(lemmas in the seeds' language, consonant skeletons across languages). The novel
+sentences and the numbers and names in them that no seed mentions are what `explain`
+shows of an item; the decision itself is learned (storywatch.classify.model).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storywatch.classify.relevance import Profile
@@ -33,9 +32,6 @@ class Novelty:
     counted: int
 
 
-SemanticCover = Callable[[list[int]], list[float]]
-
-
 def new_anchors_in(anchors: set[str], profile: Profile, ignore: set[str]) -> set[str]:
     """Anchors no seed mentions (a name any seed word spells the same way is not new)."""
     out = set()
@@ -56,8 +52,6 @@ def measure(
     *,
     coverage_min: float,
     ignore_names: Sequence[str] = (),
-    semantic_cover: SemanticCover | None = None,
-    semantic_min: float = 1.0,
 ) -> Novelty:
     cross = item.language != profile.language
     ignore = {skeleton(w) for name in ignore_names for w in name.split()}
@@ -76,15 +70,12 @@ def measure(
         best = max((len(terms & s) / len(terms) for s in seed_sets), default=0.0)
         if best < coverage_min:
             lexically_uncovered.append(index)
-    # The model only looks at what the words did not cover (it costs ~1 ms a sentence).
-    semantic = dict(zip(lexically_uncovered, semantic_cover(lexically_uncovered), strict=True)) \
-        if semantic_cover and lexically_uncovered else {}
     total = sum(weights.values())
     uncovered_weight = covered = 0
     novel: list[str] = []
     anchors: set[str] = set()
     for index in weights:
-        if index not in lexically_uncovered or semantic.get(index, 0.0) >= semantic_min:
+        if index not in lexically_uncovered:
             covered += 1
             # A sentence the seeds already say, but with another figure ("has now helped
             # over 3,000" where the seeds said 2,000) is an update: its new numbers count.
