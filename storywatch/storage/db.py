@@ -32,12 +32,13 @@ _PG_MIGRATION_LOCK = 0x5709_3A7C
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
+    # Two processes writing (daemon + manual crawl) wait for each other instead of failing;
+    # first, so that the journal-mode switch below waits too.
+    cursor.execute("PRAGMA busy_timeout=30000")
     # WAL: readers never block the writer, so `storywatch items` works during a crawl.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    # Two processes writing (daemon + manual crawl) wait for each other instead of failing.
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -99,7 +100,20 @@ class Storage:
 
         An up-to-date database (every command but the first after an upgrade) is checked
         with one query against the heads read from the migration files, without Alembic.
+        On SQLite the whole of it, the first connection included, runs under a file lock:
+        a process that connected while another held the first migration's transaction
+        could fail its own connection set-up with "database is locked" (two crawls started
+        together on a new database, tests/test_concurrency.py).
         """
+        if self.engine.dialect.name == "sqlite":
+            database = self.engine.url.database
+            if database and database != ":memory:":
+                with FileLock(f"{database}.migrate.lock", timeout=120):
+                    self._migrate()
+                return
+        self._migrate()
+
+    def _migrate(self) -> None:
         heads = migration_heads()
         with self.engine.connect() as conn:
             if heads is not None and _current_heads(conn) == heads:
@@ -113,12 +127,6 @@ class Storage:
             if set(MigrationContext.configure(conn).get_current_heads()) == heads:
                 return
         if self.engine.dialect.name == "sqlite":
-            database = self.engine.url.database
-            lock_path = f"{database}.migrate.lock" if database and database != ":memory:" else None
-            if lock_path:
-                with FileLock(lock_path, timeout=120):
-                    self._upgrade()
-                return
             self._upgrade()
             return
         with self.engine.begin() as conn:
