@@ -31,7 +31,14 @@ from sqlalchemy.orm import Session
 from storywatch.classify import near_copies
 from storywatch.classify.clusters import ClusterIndex, Development, new_cluster_id
 from storywatch.classify.embeddings import Embedder
-from storywatch.classify.features import DATE_SIGNALS, Reference, TextView, signals, view
+from storywatch.classify.features import (
+    DATE_SIGNALS,
+    Reference,
+    TextView,
+    doc_text,
+    signals,
+    view,
+)
 from storywatch.classify.model import Calibration, DecisionModel
 from storywatch.classify.seeds import Seed
 from storywatch.config import ClassifyConfig, TopicConfig
@@ -162,7 +169,7 @@ class TopicClassifier:
                                                    "after": self._last_judgement}).all()
         fresh = [r for r in rows if r[3] not in self._followup_ids]
         if fresh:
-            docs = self._docs([(r.title, r.text) for r in fresh])
+            docs = self.embedder.embed([doc_text(r.title, r.text) for r in fresh])
             for row, doc in zip(fresh, docs, strict=True):
                 self._remember_followup(row[3], row.canonical_url, row.cluster_id,
                                         set((row.reasons or {}).get("new_anchors", [])),
@@ -192,12 +199,6 @@ class TopicClassifier:
             self.reference.event_date = ordered[len(ordered) // 2]
             self.event_date_from = "estimated"
 
-    def _docs(self, texts: list[tuple[str | None, str]]) -> np.ndarray:
-        from storywatch.classify.features import DOC_CHARS
-
-        return self.embedder.embed(
-            [(f"{t.strip()}\n{x}" if t and t.strip() else x)[:DOC_CHARS] for t, x in texts])
-
     def _remember_followup(self, item_id: int, url: str, cluster_id: str | None,
                            anchors: set[str], published_at: datetime | None,
                            doc: np.ndarray) -> None:
@@ -212,9 +213,8 @@ class TopicClassifier:
         """A correction: what a person said this item is, folded into the topic's state.
 
         The item joins what the topic knows (a labelled duplicate widens the seeds, a
-        labelled follow-up is an accepted development, a labelled off-topic item a known
-        negative), and items as close to it as the seeds are to each other take its label
-        (`_like_labelled`).
+        labelled follow-up is an accepted development), and items as close to it as the
+        seeds are to each other take its label (`_like_labelled`).
         """
         item_id = row[2]
         item_view = view(row.text, row.language, row.title, self.embedder)
@@ -225,8 +225,6 @@ class TopicClassifier:
             found = signals(item_view, self.reference, published_at=row.published_at)
             self._remember_followup(item_id, row.canonical_url, None,
                                     set(found.new_anchors), row.published_at, item_view.doc)
-        else:
-            self.reference.add_negative(item_view.doc)
 
     def _like_labelled(self, item_id: int, doc: np.ndarray) -> tuple[str, str, float] | None:
         """The labelled item this one is a report of the same thing as, if any: the

@@ -80,11 +80,16 @@ class TextView:
     lead: np.ndarray  # one row per lead sentence (title first)
 
 
+def doc_text(title: str | None, text: str) -> str:
+    """The item as one text for whole-item similarity: its title and lead."""
+    doc = f"{title.strip()}\n{text}" if title and title.strip() else text
+    return doc[:DOC_CHARS]
+
+
 def view(text: str, language: str | None, title: str | None, embedder: Embedder) -> TextView:
     analysed = analyse(text, language, title)
     lead = analysed.sentences[:LEAD_SENTENCES]
-    doc = f"{title.strip()}\n{text}" if title and title.strip() else text
-    vectors = embedder.embed([doc[:DOC_CHARS], *lead])
+    vectors = embedder.embed([doc_text(title, text), *lead])
     empty = np.zeros((0, DIMENSIONS), dtype=np.float32)
     return TextView(analysed, vectors[0], vectors[1:] if lead else empty)
 
@@ -102,8 +107,7 @@ class Reference:
     """What a topic knows: its seeds, and what people and the machine have added since.
 
     `followups` are the accepted follow-ups (machine or person); a person's labelled
-    duplicates widen the seeds (`add_duplicate`); `negatives` are items a person labelled
-    off-topic (shown in reasons; the decision learns from labels by calibration).
+    duplicates widen the seeds (`add_duplicate`).
     """
 
     seeds: list[TextView]
@@ -114,7 +118,6 @@ class Reference:
     yardstick: dict[str, float] = field(default_factory=dict)
     event_date: datetime | None = None
     followups: np.ndarray = field(default_factory=_empty)
-    negatives: np.ndarray = field(default_factory=_empty)
 
     @classmethod
     def of_seeds(cls, seeds: Sequence[TextView], keywords: Sequence[str], embedder: Embedder,
@@ -135,9 +138,6 @@ class Reference:
 
     def add_followup(self, doc: np.ndarray) -> None:
         self.followups = np.vstack([self.followups, doc])
-
-    def add_negative(self, doc: np.ndarray) -> None:
-        self.negatives = np.vstack([self.negatives, doc])
 
 
 def _yardstick(seeds: list[TextView]) -> dict[str, float]:
@@ -166,10 +166,6 @@ class Signals:
     novel_sentences: list[str]
     covered: int
     counted: int
-    negative_sim: float
-
-    def vector(self, names: Sequence[str] = NAMES) -> list[float]:
-        return [self.values[n] for n in names]
 
 
 def signals(item: TextView, reference: Reference, ignore_names: Sequence[str] = (),
@@ -205,7 +201,7 @@ def signals(item: TextView, reference: Reference, ignore_names: Sequence[str] = 
         "days_before": math.log1p(max(0.0, -days)) if days is not None else 0.0,
     }
     return Signals(values, rel, novelty.new_anchors, novelty.novel_sentences,
-                   novelty.covered, novelty.counted, _max_dot(reference.negatives, item.doc))
+                   novelty.covered, novelty.counted)
 
 
 def _days(published_at: datetime | None, event: datetime | None) -> float | None:
