@@ -254,15 +254,15 @@ class TopicClassifier:
     def judge(self, session: Session, item: Item, features: ItemFeatures | None = None
               ) -> Decision:
         self.refresh(session)
-        decision = self._decide(session, item, features or ItemFeatures.of(item))
+        features = features or ItemFeatures.of(item)
+        decision = self._decide(session, item, features)
         decision.reasons.setdefault("layer", decision.layer)
         decision.reasons["topic"] = self.topic.name
-        if decision.status == "followup" and decision.cluster_id is not None:
+        # Only the model makes follow-ups, so the item's view (and its embedding) exists.
+        if decision.status == "followup" and features.view is not None:
             self._remember_followup(item.id, item.canonical_url, decision.cluster_id,
                                     set(decision.reasons.get("new_anchors", [])),
-                                    item.published_at,
-                                    decision.reasons.pop("_doc"))
-        decision.reasons.pop("_doc", None)
+                                    item.published_at, features.view.doc)
         return decision
 
     def _decide(self, session: Session, item: Item, features: ItemFeatures) -> Decision:
@@ -391,7 +391,6 @@ class TopicClassifier:
         else:
             cluster_id = new_cluster_id(item.id)
             reasons["cluster"] = {"representative": True}
-        reasons["_doc"] = item_view.doc
         decision.cluster_id = cluster_id
         return decision
 

@@ -35,11 +35,6 @@ def save_label(session: Session, *, item_id: int, topic: str, status: str,
     session.flush()
 
 
-def label_of(session: Session, item_id: int, topic: str) -> Label | None:
-    return session.execute(
-        select(Label).where(Label.item_id == item_id, Label.topic == topic)).scalar()
-
-
 def labels_of_items(session: Session, item_ids: Iterable[int]) -> dict[tuple[int, str], str]:
     """(item id, topic) -> labelled status, for a page of items."""
     ids = list(item_ids)
