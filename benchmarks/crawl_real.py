@@ -34,7 +34,7 @@ import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.crawl_throughput import serve
+from benchmarks.crawl_throughput import serve, write_config
 from benchmarks.newsgen import rss_feed
 from benchmarks.realpages import DEFAULT_CORPUS, load_pages
 
@@ -71,26 +71,6 @@ class TreeMemory:
         self._stop.set()
         self._thread.join()
         return self.peak
-
-
-def write_config(workdir: Path, base: str, seed: Path, workers: int | None) -> Path:
-    config = workdir / "storywatch.toml"
-    config.write_text(f"""
-[storage]
-url = "sqlite:///{workdir / 'bench.db'}"
-[crawl]
-allow_private_networks = true
-autothrottle = false
-concurrency_per_domain = 16
-{"" if workers is None else f"extract_workers = {workers}"}
-[[topics]]
-name = "bench"
-seeds = ["{seed}"]
-[[sources]]
-name = "bench-feed"
-url = "{base}/feed.rss"
-""", encoding="utf-8")
-    return config
 
 
 def stage_breakdown(bodies: list[tuple[str, bytes]], config_path: Path, limit: int) -> None:

@@ -55,6 +55,27 @@ def serve(pages: dict[str, bytes], charset: str | None = "utf-8") -> ThreadingHT
     return server
 
 
+def write_config(workdir: Path, base: str, seed: Path | None, workers: int | None,
+                 concurrency: int = 16) -> Path:
+    """The benchmark's config: one feed source on 127.0.0.1 and, with a seed, one topic."""
+    topic = f'[[topics]]\nname = "bench"\nseeds = ["{seed}"]' if seed is not None else ""
+    config = workdir / "storywatch.toml"
+    config.write_text(f"""
+[storage]
+url = "sqlite:///{workdir / 'bench.db'}"
+[crawl]
+allow_private_networks = true
+autothrottle = false
+concurrency_per_domain = {concurrency}
+{"" if workers is None else f"extract_workers = {workers}"}
+{topic}
+[[sources]]
+name = "bench-feed"
+url = "{base}/feed.rss"
+""", encoding="utf-8")
+    return config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=2000)
@@ -79,21 +100,8 @@ def main() -> None:
     pages["/robots.txt"] = b"User-agent: *\nAllow: /\n"
 
     workdir = Path(tempfile.mkdtemp(prefix="sw-bench-"))
-    config = workdir / "storywatch.toml"
-    topic = f'[[topics]]\nname = "bench"\nseeds = ["{workdir / "seed.txt"}"]'
-    config.write_text(f"""
-[storage]
-url = "sqlite:///{workdir / 'bench.db'}"
-[crawl]
-allow_private_networks = true
-autothrottle = false
-concurrency_per_domain = {args.concurrency}
-{"" if args.extract_workers is None else f"extract_workers = {args.extract_workers}"}
-{"" if args.no_topic else topic}
-[[sources]]
-name = "bench-feed"
-url = "{base}/feed.rss"
-""", encoding="utf-8")
+    config = write_config(workdir, base, None if args.no_topic else workdir / "seed.txt",
+                          args.extract_workers, args.concurrency)
     (workdir / "seed.txt").write_text("Bench seed\n\n" + " ".join(["council budget"] * 50))
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
