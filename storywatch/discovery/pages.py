@@ -19,6 +19,7 @@ from bs4 import BeautifulSoup, Tag
 from courlan.filters import extension_filter, is_navigation_page, is_not_crawlable
 
 from storywatch.extraction.metadata import JSON_LD, HeadIndex, json_ld_nodes, json_ld_types
+from storywatch.normalise.segment import word_count
 from storywatch.normalise.urls import canonical_url, is_same_site
 
 # What courlan already knows is asked from courlan (`url_kind`): web-page extensions, its
@@ -151,7 +152,7 @@ def _body_words(tags: _Tags) -> int:
     for p in tags("p"):
         if p.parent is None or _has_ancestor(p, skipped):
             continue
-        words = len(p.get_text(" ", strip=True).split())
+        words = word_count(p.get_text(" ", strip=True))
         per_parent[id(p.parent)] = per_parent.get(id(p.parent), 0) + words
     return max(per_parent.values(), default=0)
 
