@@ -46,6 +46,7 @@ _HAS_WORD = re.compile(r"[^\W_]")
 # full-width ! and ?, with any closing quotes or brackets that follow them; not a quote
 # that goes on with the quotative と (「本当か？」と記者が聞いた。 is one sentence).
 _SPACELESS_END = re.compile(r"([。！？]++[」』”’）)\]\"']*+)(?!と)")
+_THAI_BREAK = re.compile(r"(?<=[\u0e01-\u0e4e]) +(?=[\u0e01-\u0e4e])")
 
 
 def has_spaceless(text: str) -> bool:
@@ -104,15 +105,15 @@ def word_count(text: str) -> int:
 
 def split_spaceless_sentences(paragraph: str) -> list[str]:
     """A paragraph cut after 。！？ (and the quotes closing them), which need no space
-    after them; text without them comes back whole, for the spaced-script splitter."""
-    if not _SPACELESS_END.search(paragraph):
-        return [paragraph]
-    parts = _SPACELESS_END.split(paragraph)
-    out: list[str] = []
-    # re.split with one group: text, end, text, end, ..., text
-    for i in range(0, len(parts), 2):
-        piece = parts[i] + (parts[i + 1] if i + 1 < len(parts) else "")
-        piece = piece.strip()
-        if piece:
-            out.append(piece)
-    return out
+    after them, and at a space between two Thai letters (Thai has no sentence
+    punctuation: a space ends a sentence or a clause); text without either comes back
+    whole, for the spaced-script splitter."""
+    pieces = [paragraph]
+    if _SPACELESS_END.search(paragraph):
+        parts = _SPACELESS_END.split(paragraph)
+        # re.split with one group: text, end, text, end, ..., text
+        pieces = [parts[i] + (parts[i + 1] if i + 1 < len(parts) else "")
+                  for i in range(0, len(parts), 2)]
+    if _THAI_BREAK.search(paragraph):
+        pieces = [p for piece in pieces for p in _THAI_BREAK.split(piece)]
+    return [p.strip() for p in pieces if p.strip()]
