@@ -5,7 +5,11 @@ bands and judgements), then corpus items are judged one by one, each in its own
 transaction, through the same code the crawl uses (the learned decision over multilingual
 embeddings: the default install). Peak RSS of the process is printed at the end.
 
-    python benchmarks/classify_throughput.py [--stored 100000] [--judge 500]
+With --cjk-share F, that share of the stored items and of the judged items is Chinese,
+Japanese, Thai or Korean (built from the texts of tests/data/cjk/: stored fillers from
+their segmented words, judged items the texts themselves with every 4th word replaced).
+
+    python benchmarks/classify_throughput.py [--stored 100000] [--judge 500] [--cjk-share 0.1]
 """
 
 from __future__ import annotations
@@ -26,21 +30,48 @@ from storywatch.classify.evaluate import _news_item
 from storywatch.classify.service import Classifier
 from storywatch.config import ClassifyConfig, Config, TopicConfig
 from storywatch.normalise.dates import utc_now
+from storywatch.normalise.segment import words as segment_words
 from storywatch.storage import open_storage
 from storywatch.storage.models import Item
 from storywatch.storage.repository import save_item
 
 EVAL = Path(__file__).resolve().parent.parent / "tests" / "data" / "eval"
+CJK = EVAL.parent / "cjk"
+_JOINER = {"zh": "", "ja": "", "th": "", "ko": " "}  # Korean is spaced between phrases
+
+
+def _cjk_records() -> list[dict[str, str]]:
+    """The CJK texts as judged records (headline, body, language from the file name)."""
+    out = []
+    for path in sorted(CJK.glob("*.txt")):
+        title, _, body = path.read_text(encoding="utf-8").strip().partition("\n")
+        out.append({"id": path.stem, "title": title, "text": body,
+                    "language": path.stem.split("-")[0]})
+    return out
+
+
+def _cjk_words(text: str, language: str, rng: random.Random, vocabulary: list[str]) -> str:
+    """Every 4th segmented word replaced, joined as the script writes (no near copy)."""
+    tokens = segment_words(text)
+    for k in range(rng.randrange(4), len(tokens), 4):
+        tokens[k] = rng.choice(vocabulary)
+    return _JOINER[language].join(tokens)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stored", type=int, default=100_000)
     parser.add_argument("--judge", type=int, default=500)
+    parser.add_argument("--cjk-share", type=float, default=0.0)
     args = parser.parse_args()
     records = [json.loads(line) for name in ("rewrites", "followups", "offtopic")
                for line in (EVAL / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
     vocabulary = sorted({w for r in records for w in r["text"].split()})
+    cjk = _cjk_records()
+    cjk_vocabulary = {language: sorted({w for r in cjk if r["language"] == language
+                                        for w in segment_words(r["text"])})
+                      for language in _JOINER}
+    cjk_every = round(1 / args.cjk_share) if args.cjk_share > 0 else 0
     rng = random.Random(3)
     config = Config(topics=[TopicConfig(name="t", seeds=[str(EVAL / "seeds" / "seed-a.txt"),
                                                          str(EVAL / "seeds" / "seed-b.html")])],
@@ -53,9 +84,15 @@ def main() -> None:
             for base in range(0, args.stored, 10_000):
                 items, bands = [], []
                 for i in range(base, min(base + 10_000, args.stored)):
-                    text = " ".join(rng.choices(vocabulary, k=250))
+                    language = "en"
+                    if cjk_every and i % cjk_every == 0:
+                        language = list(_JOINER)[(i // cjk_every) % len(_JOINER)]
+                        text = _JOINER[language].join(
+                            rng.choices(cjk_vocabulary[language], k=400))
+                    else:
+                        text = " ".join(rng.choices(vocabulary, k=250))
                     items.append((i + 1, f"https://filler.example/{i}", "u", now, text,
-                                  "filler", "feed", f"h{i}", 250, "x", "[]", "en"))
+                                  "filler", "feed", f"h{i}", 250, "x", "[]", language))
                     bands += [(k, i + 1) for k in dict.fromkeys(
                         near_copies.band_keys(near_copies.signature(near_copies.shingles(text))))]
                 conn.exec_driver_sql(
@@ -70,25 +107,33 @@ def main() -> None:
             classifier.topic_classifier(session, config.topics[0])
         # Warm-up, not timed: the lemma dictionaries and word frequencies of each language
         # load on first use (a few seconds per language, once per process).
-        for n in range(len(records)):
-            record = dict(records[n])
+        warmup = records + (cjk if cjk_every else [])
+        for n in range(len(warmup)):
+            record = dict(warmup[n])
             record["url"] = f"https://warmup.example/{n}"
             record["text"] = record["text"] + "\nWarm-up copy."
             with storage.session() as session:
                 saved = save_item(session, _news_item(record))
                 classifier.classify(session, session.get(Item, saved.id))
-        judged = 0
+        judged = judged_cjk = 0
         judging = 0.0
         start = time.perf_counter()
         for n in range(args.judge):
-            record = dict(records[n % len(records)])
+            if cjk_every and n % cjk_every == 0:
+                record = dict(cjk[(n // cjk_every) % len(cjk)])
+                record["text"] = _cjk_words(record["text"], record["language"], rng,
+                                            cjk_vocabulary[record["language"]])
+                judged_cjk += 1
+            else:
+                record = dict(records[n % len(records)])
+                # Every 4th word replaced: the item is no near copy of an earlier one
+                # (5-shingle Jaccard ~0.2), so it goes through every layer, as most
+                # crawled items do.
+                words = record["text"].split(" ")
+                for k in range(n % 4, len(words), 4):
+                    words[k] = rng.choice(vocabulary)
+                record["text"] = " ".join(words)
             record["url"] = f"https://bench.example/{n}"
-            # Every 4th word replaced: the item is no near copy of an earlier one (5-shingle
-            # Jaccard ~0.2), so it goes through every layer, as most crawled items do.
-            words = record["text"].split(" ")
-            for k in range(n % 4, len(words), 4):
-                words[k] = rng.choice(vocabulary)
-            record["text"] = " ".join(words)
             with storage.session() as session:
                 saved = save_item(session, _news_item(record))
                 item = session.get(Item, saved.id)
@@ -97,7 +142,8 @@ def main() -> None:
                 judging += time.perf_counter() - started
                 judged += 1
         elapsed = time.perf_counter() - start
-        print(f"{judged} items, {args.stored} stored items in the window:")
+        print(f"{judged} items ({judged_cjk} in CJK), {args.stored} stored items "
+              f"({args.cjk_share:.0%} CJK) in the window:")
         print(f"  judging (all layers + near-copy index write): {judged / judging:.0f} items/s "
               f"({judging / judged * 1000:.1f} ms/item)")
         print(f"  store + judge + commit, one transaction per item: {judged / elapsed:.0f} "
