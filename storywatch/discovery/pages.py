@@ -53,6 +53,9 @@ _ARTICLE_TYPES = {
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
     "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "report",
 }
+# og:type "news" is not in the Open Graph spec, but Chinese news sites use it for article
+# pages (banyuetan.org in trafilatura's evaluation pages: benchmarks/spaceless_real.py).
+_ARTICLE_OG_TYPES = {"article", "news"}
 _LISTING_TYPES = {"collectionpage", "website", "webpage", "itemlist", "aboutpage",
                   "contactpage", "searchresultspage", "profilepage"}
 _SKIPPED_CONTAINERS = {"nav", "header", "footer", "aside", "form"}
@@ -172,9 +175,9 @@ def analyse_page(html: str | bytes, url: str) -> PageAnalysis:
     signals: list[str] = []
 
     og_type = _meta(head, "og:type")
-    if og_type == "article":
+    if og_type in _ARTICLE_OG_TYPES:
         score += 2
-        signals.append("og:type=article")
+        signals.append(f"og:type={og_type}")
     elif og_type:
         score -= 2
         signals.append(f"og:type={og_type}")
