@@ -62,12 +62,24 @@ def _locale() -> Locale:
     return Locale("und")
 
 
-@lru_cache(maxsize=100_000)
-def _break_run(run: str) -> tuple[str, ...]:
+def _icu_words(run: str) -> tuple[str, ...]:
     """ICU's words of one run of a spaceless script (punctuation-free by construction)."""
     from icu4py.breakers import WordBreaker
 
     return tuple(w for w in WordBreaker(run, _locale()) if _HAS_WORD.search(w))
+
+
+# Judging one item cuts each of its runs about three times (shingles, then terms and
+# anchors sentence by sentence), so recent runs are kept; only runs up to a clause's
+# length (a run ends at any punctuation), so the cache stays within ~20 MB whatever the
+# text: cached whole, 10,000 long unpunctuated texts held 300 MB
+# (benchmarks/classify_throughput.py --cjk-share).
+_CACHED_RUN_CHARS = 64
+_cached_icu_words = lru_cache(maxsize=8192)(_icu_words)
+
+
+def _break_run(run: str) -> tuple[str, ...]:
+    return _cached_icu_words(run) if len(run) <= _CACHED_RUN_CHARS else _icu_words(run)
 
 
 def words(text: str) -> list[str]:
