@@ -302,3 +302,49 @@ def test_feed_source_stores_and_judges_every_article(tmp_path: Path, database_ur
         assert result.code == 0, result.stderr
     assert f"{len(ARTICLES)} new" in result.stdout, result.stdout
     _check_crawl(base_url, database_url)
+
+
+def test_rescore_replaces_band_keys_stored_before_segmentation(tmp_path: Path) -> None:
+    """A Chinese item indexed with the old keys (one token per run between spaces) gets
+    the segmented keys from `rescore`, and a light copy of it is found afterwards."""
+    import datetime as dt
+
+    from storywatch.classify.service import Classifier
+    from storywatch.config import Config, TopicConfig
+    from storywatch.normalise.dates import utc_now
+    from storywatch.normalise.text import content_hash
+    from storywatch.storage.classify import NearCopyBand
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'sw.db'}")
+    text = load_text("zh-rewrite").body
+    old_tokens = [w.lower() for w in TOKEN.findall(text)]
+    old_keys = near_copies.band_keys(near_copies.signature(
+        {" ".join(old_tokens[i:i + near_copies.SHINGLE])
+         for i in range(len(old_tokens) - near_copies.SHINGLE + 1)}))
+    assert set(old_keys) != set(near_copies.keys_of(text))
+    with storage.session() as session:
+        item = Item(canonical_url="https://zh.example/old", url="https://zh.example/old",
+                    title=None, authors=[], published_at=dt.datetime(2025, 11, 18, tzinfo=dt.UTC),
+                    fetched_at=utc_now(), language="zh", text=text, source="t",
+                    discovered_via="feed", content_hash=content_hash(text),
+                    word_count=len(text.split()), extractor="t")
+        session.add(item)
+        session.flush()
+        item_id = item.id
+        near_copies.index_item(session, item_id, old_keys)
+    seeds = [str(TEXTS / "zh-seed-a.txt"), str(TEXTS / "zh-seed-b.txt")]
+    config = Config(topics=[TopicConfig(name="desalination", seeds=seeds,
+                                        event_date=dt.date(2025, 11, 18))])
+    assert Classifier(config).rescore(storage) == 1
+    copy = "本报记者 王丽华\n" + text.replace("周二", "周三", 1)
+    with storage.session() as session:
+        keys = set(session.execute(select(NearCopyBand.band_key)
+                                   .where(NearCopyBand.item_id == item_id)).scalars())
+        assert keys == set(near_copies.keys_of(text))
+        found = near_copies.find_stored_copies(session, near_copies.shingles(copy),
+                                               near_copies.keys_of(copy))
+        assert [c.item_id for c in found] == [item_id]
+        status = session.execute(select(Judgement.status)
+                                 .where(Judgement.item_id == item_id)).scalar_one()
+        assert status == "duplicate"
+    storage.dispose()
