@@ -12,7 +12,12 @@ What is judged:
   seeds, and the stream is every article of all five stories, so that about four in five
   are other news, as in a crawl of general feeds (an honest stream would hold even more).
 
+With --cjk-share F, that share of the stored items and of the judged items is Chinese,
+Japanese, Thai or Korean (built from the texts of tests/data/cjk/: stored fillers from
+their segmented words, judged items the texts themselves with every 4th word replaced).
+
     python benchmarks/classify_throughput.py [--stored 100000] [--judge 500] [--real STORY]
+                                             [--cjk-share 0.1]
 """
 
 from __future__ import annotations
@@ -35,11 +40,32 @@ from storywatch.classify.evaluate import _news_item
 from storywatch.classify.service import Classifier
 from storywatch.config import ClassifyConfig, Config, TopicConfig
 from storywatch.normalise.dates import utc_now
+from storywatch.normalise.segment import words as segment_words
 from storywatch.storage import open_storage
 from storywatch.storage.models import Item
 from storywatch.storage.repository import save_item
 
 EVAL = Path(__file__).resolve().parent.parent / "tests" / "data" / "eval"
+CJK = EVAL.parent / "cjk"
+_JOINER = {"zh": "", "ja": "", "th": "", "ko": " "}  # Korean is spaced between phrases
+
+
+def _cjk_records() -> list[dict[str, str]]:
+    """The CJK texts as judged records (headline, body, language from the file name)."""
+    out = []
+    for path in sorted(CJK.glob("*.txt")):
+        title, _, body = path.read_text(encoding="utf-8").strip().partition("\n")
+        out.append({"id": path.stem, "title": title, "text": body,
+                    "language": path.stem.split("-")[0]})
+    return out
+
+
+def _cjk_words(text: str, language: str, rng: random.Random, vocabulary: list[str]) -> str:
+    """Every 4th segmented word replaced, joined as the script writes (no near copy)."""
+    tokens = segment_words(text)
+    for k in range(rng.randrange(4), len(tokens), 4):
+        tokens[k] = rng.choice(vocabulary)
+    return _JOINER[language].join(tokens)
 
 
 def main() -> None:
@@ -48,6 +74,7 @@ def main() -> None:
     parser.add_argument("--judge", type=int, default=500)
     parser.add_argument("--real", metavar="STORY",
                         help="judge real pages against this corpus story's seeds")
+    parser.add_argument("--cjk-share", type=float, default=0.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.real:
@@ -71,6 +98,11 @@ def main() -> None:
 
 def _run(args: argparse.Namespace, records: list[dict], vocabulary: list[str],
          rng: random.Random, config: Config, tmp: Path) -> None:
+    cjk = _cjk_records()
+    cjk_vocabulary = {language: sorted({w for r in cjk if r["language"] == language
+                                        for w in segment_words(r["text"])})
+                      for language in _JOINER}
+    cjk_every = round(1 / args.cjk_share) if args.cjk_share > 0 else 0
     storage = open_storage(f"sqlite:///{tmp / 'bench.db'}")
     start = time.perf_counter()
     with storage.engine.begin() as conn:
@@ -78,9 +110,14 @@ def _run(args: argparse.Namespace, records: list[dict], vocabulary: list[str],
         for base in range(0, args.stored, 10_000):
             items, bands = [], []
             for i in range(base, min(base + 10_000, args.stored)):
-                text = " ".join(rng.choices(vocabulary, k=250))
+                language = "en"
+                if cjk_every and i % cjk_every == 0:
+                    language = list(_JOINER)[(i // cjk_every) % len(_JOINER)]
+                    text = _JOINER[language].join(rng.choices(cjk_vocabulary[language], k=400))
+                else:
+                    text = " ".join(rng.choices(vocabulary, k=250))
                 items.append((i + 1, f"https://filler.example/{i}", "u", now, text,
-                              "filler", "feed", f"h{i}", 250, "x", "[]", "en"))
+                              "filler", "feed", f"h{i}", 250, "x", "[]", language))
                 bands += [(k, i + 1) for k in dict.fromkeys(
                     near_copies.band_keys(near_copies.signature(near_copies.shingles(text))))]
             conn.exec_driver_sql(
@@ -95,29 +132,36 @@ def _run(args: argparse.Namespace, records: list[dict], vocabulary: list[str],
         classifier.topic_classifier(session, config.topics[0])
     # Warm-up, not timed: the lemma dictionaries and word frequencies of each language
     # load on first use (a few seconds per language, once per process).
-    for n in range(len(records)):
-        record = dict(records[n])
+    warmup = records + (cjk if cjk_every else [])
+    for n in range(len(warmup)):
+        record = dict(warmup[n])
         record["url"] = f"https://warmup.example/{n}"
         record["text"] = record["text"] + "\nWarm-up copy."
         with storage.session() as session:
             saved = save_item(session, _news_item(record))
             classifier.classify(session, session.get(Item, saved.id))
-    judged = 0
+    judged = judged_cjk = 0
     judging = 0.0
     layers: dict[str, list[float]] = {}
     start = time.perf_counter()
     for n in range(args.judge):
-        record = dict(records[n % len(records)])
+        if cjk_every and n % cjk_every == 0:
+            record = dict(cjk[(n // cjk_every) % len(cjk)])
+            record["text"] = _cjk_words(record["text"], record["language"], rng,
+                                        cjk_vocabulary[record["language"]])
+            judged_cjk += 1
+        else:
+            record = dict(records[n % len(records)])
+            # Every 4th word replaced: the item is no near copy of an earlier one (5-shingle
+            # Jaccard ~0.2), so it goes through every layer, as most crawled items do. Real
+            # pages take the words from their own text, so that what they are about (their
+            # bag of words) does not change.
+            words = record["text"].split(" ")
+            pool = words[:] if args.real else vocabulary
+            for k in range(n % 4, len(words), 4):
+                words[k] = rng.choice(pool)
+            record["text"] = " ".join(words)
         record["url"] = f"https://bench.example/{n}"
-        # Every 4th word replaced: the item is no near copy of an earlier one (5-shingle
-        # Jaccard ~0.2), so it goes through every layer, as most crawled items do. Real
-        # pages take the words from their own text, so that what they are about (their
-        # bag of words) does not change.
-        words = record["text"].split(" ")
-        pool = words[:] if args.real else vocabulary
-        for k in range(n % 4, len(words), 4):
-            words[k] = rng.choice(pool)
-        record["text"] = " ".join(words)
         with storage.session() as session:
             saved = save_item(session, _news_item(record))
             item = session.get(Item, saved.id)
@@ -128,7 +172,8 @@ def _run(args: argparse.Namespace, records: list[dict], vocabulary: list[str],
             judged += 1
             layers.setdefault(decision.layer, []).append(took)
     elapsed = time.perf_counter() - start
-    print(f"{judged} items, {args.stored} stored items in the window:")
+    print(f"{judged} items ({judged_cjk} in CJK), {args.stored} stored items "
+          f"({args.cjk_share:.0%} CJK) in the window:")
     print(f"  judging (all layers + near-copy index write): {judged / judging:.0f} items/s "
           f"({judging / judged * 1000:.1f} ms/item)")
     print(f"  store + judge + commit, one transaction per item: {judged / elapsed:.0f} "

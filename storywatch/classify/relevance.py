@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from storywatch.classify.text import _TOKEN, Analysed, skeleton, zipf
+from storywatch.classify.text import Analysed, skeleton, zipf
+from storywatch.normalise.segment import has_spaceless, words
 
 # Words at Zipf 7 ("the") weigh nothing; an unknown word (Zipf 0) weighs 7.
 _MAX_ZIPF = 7.0
@@ -73,7 +74,7 @@ def build_profile(seeds: Sequence[Analysed], extra_terms: Sequence[str] = ()) ->
         for term, count in seed.terms.items():
             per_term.setdefault(term, []).append(_tf(count))
     for term in extra_terms:  # topic keywords count as if every seed used them once
-        for word in term.lower().split():
+        for word in (words(term.lower()) if has_spaceless(term) else term.lower().split()):
             per_term.setdefault(word, []).extend([1.0] * n)
     terms = {
         t: term_weight(t, language) * (sum(v) / n) * (min(len(v), n) / n) ** 2
@@ -90,7 +91,9 @@ def build_profile(seeds: Sequence[Analysed], extra_terms: Sequence[str] = ()) ->
     all_keys: set[str] = set()
     for seed in seeds:
         for sentence in seed.sentences:
-            all_keys.update(skeleton(w) for w in sentence.split() if len(skeleton(w)) >= 3)
+            # Segmented words where a script has no spaces; split() as always elsewhere.
+            tokens = words(sentence) if has_spaceless(sentence) else sentence.split()
+            all_keys.update(skeleton(w) for w in tokens if len(skeleton(w)) >= 3)
     rare_names = set()
     shared_terms = {t for t, v in per_term.items() if len(v) >= min(n, 2)}
     for seed in seeds:
@@ -100,7 +103,7 @@ def build_profile(seeds: Sequence[Analysed], extra_terms: Sequence[str] = ()) ->
             if not sentence_terms or \
                     len(sentence_terms & shared_terms) / len(sentence_terms) < CORE_SENTENCE_SHARE:
                 continue
-            for token in _TOKEN.findall(sentence)[1:]:
+            for token in words(sentence)[1:]:
                 if token[:1].isupper() and zipf(token.lower(), seed.language) < RARE_NAME_ZIPF:
                     key = skeleton(token)
                     if len(key) >= 3:

@@ -49,10 +49,13 @@ class Classifier:
         return self._topics[topic.name]
 
     def classify(self, session: Session, item: Item,
-                 topics: Iterable[TopicConfig] | None = None) -> dict[str, Decision]:
+                 topics: Iterable[TopicConfig] | None = None, *,
+                 reindex: bool = False) -> dict[str, Decision]:
         """Judge and store the item for each topic, then index it for near-copy lookups;
         the caller's transaction makes it all or nothing. On SQLite the caller must have
-        taken the topic locks first (lock_topics), before any read."""
+        taken the topic locks first (lock_topics), before any read. `reindex` replaces
+        band keys stored earlier (`rescore`: keys of Chinese, Japanese and Thai text
+        changed with word segmentation; those of spaced text come out the same)."""
         decisions = {}
         features = ItemFeatures.of(item)
         wanted = list(topics) if topics is not None else self.topics_for(item.source)
@@ -62,8 +65,9 @@ class Classifier:
             decision = classifier.judge(session, item, features)
             store_decision(session, item, topic.name, decision)
             decisions[topic.name] = decision
-        indexed = session.connection().execute(_INDEXED, {"id": item.id}).scalar()
-        if indexed is None:
+        if reindex:
+            near_copies.index_item(session, item.id, features.band_keys, replace=True)
+        elif session.connection().execute(_INDEXED, {"id": item.id}).scalar() is None:
             near_copies.index_item(session, item.id, features.band_keys, replace=False)
         return decisions
 
@@ -116,6 +120,6 @@ class Classifier:
                     ).scalars())
                     wanted = [t for t in wanted if t.name not in judged]
                 if wanted:
-                    self.classify(session, item, wanted)
+                    self.classify(session, item, wanted, reindex=True)
                     done += 1
         return done

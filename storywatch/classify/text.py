@@ -7,6 +7,7 @@ Chuvilyaev and Чувиляев (any case ending) meet on the same key.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections import Counter
@@ -18,7 +19,11 @@ import simplemma
 import wordfreq
 from anyascii import anyascii
 
-_TOKEN = re.compile(r"[^\W_]+(?:[-’'][^\W_]+)*", re.UNICODE)
+from storywatch.normalise import segment
+from storywatch.normalise.segment import has_spaceless, split_spaceless_sentences
+
+# Spaced-script tokens; words in every script come from storywatch.normalise.segment.
+_TOKEN = segment.TOKEN
 _NUMBER = re.compile(r"\d{1,3}(?:[ ,.\u00a0\u202f’']\d{3})+(?!\d)|\d+(?:[.,]\d+)?")
 # Sentence ends: . ! ? … followed by space and an upper-case letter, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”»“)]?\s+(?=[\"“«„(]?[A-ZÀ-ÖØ-ÞА-ЯЁ0-9])")
@@ -59,7 +64,16 @@ def zipf(word: str, language: str, small: bool = False) -> float:
     `small` reads wordfreq's small list (words down to Zipf 3, 3-11 MB a language, loaded
     in 0.03 s) instead of the best one (down to Zipf 1, 20-130 MB, up to 1 s): what a
     language other than the topic's needs (see `analyse`).
+
+    For Chinese, Japanese and Korean wordfreq would cut the word again with jieba or
+    MeCab, which it does not install (it raised ModuleNotFoundError and left every such
+    item unjudged); the word is already one segmented word, so it is looked up as it is.
     """
+    if language in _PRESEGMENTED:
+        frequency = _frequencies(language).get(word.casefold(), 0.0)
+        return round(math.log10(frequency) + 9, 2) if frequency > 0 else 0.0
+    if language not in _WORDLISTS:
+        return 0.0  # Thai, for one: wordfreq has no list, and warns on every call
     try:
         return float(wordfreq.zipf_frequency(word, language,
                                              wordlist="small" if small else "best"))
@@ -76,6 +90,18 @@ def language_key(language: str | None) -> str:
     return (language or "en").lower()[:2]
 
 
+_WORDLISTS = set(wordfreq.available_languages())
+# Languages wordfreq cuts with an optional segmenter (wordfreq.language_info: "jieba" for
+# zh, "mecab" for ja and ko) that is not installed.
+_PRESEGMENTED = {"zh", "ja", "ko"}
+
+
+@lru_cache(maxsize=len(_PRESEGMENTED))
+def _frequencies(language: str) -> dict[str, float]:
+    """wordfreq's word list for the language (loaded once, ~0.3 s for Chinese)."""
+    return wordfreq.get_frequency_dict(language)
+
+
 @lru_cache(maxsize=200_000)
 def lemma(word: str, language: str) -> str:
     """simplemma's lemma; a language it does not know keeps the word form."""
@@ -86,32 +112,40 @@ def lemma(word: str, language: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Word tokens, lower-cased (for shingles and hashing)."""
-    return [w.lower() for w in _TOKEN.findall(text)]
+    """Word tokens in every script, lower-cased (for shingles and hashing)."""
+    return [w.lower() for w in segment.words(text)]
 
 
 def split_sentences(text: str) -> list[str]:
     """Sentences, paragraph by paragraph; a heuristic splitter is enough for coverage.
 
     A period after a number of one or two digits (German ordinals: "der 1. Senat") or
-    after a short abbreviation ("Az.", "Dr.") does not end a sentence.
+    after a short abbreviation ("Az.", "Dr.") does not end a sentence. 。！？ end one
+    without a space after them (storywatch.normalise.segment).
     """
     out: list[str] = []
     for paragraph in text.split("\n"):
         paragraph = paragraph.strip()
         if not paragraph:
             continue
-        pending = ""
-        for piece in _SENTENCE_END.split(paragraph):
-            piece = piece.strip()
-            if not piece:
-                continue
-            pending = f"{pending} {piece}" if pending else piece
-            if not _NOT_AN_END.search(pending):
-                out.append(pending)
-                pending = ""
-        if pending:
+        for part in split_spaceless_sentences(paragraph):
+            out.extend(_split_spaced(part))
+    return out
+
+
+def _split_spaced(paragraph: str) -> list[str]:
+    out: list[str] = []
+    pending = ""
+    for piece in _SENTENCE_END.split(paragraph):
+        piece = piece.strip()
+        if not piece:
+            continue
+        pending = f"{pending} {piece}" if pending else piece
+        if not _NOT_AN_END.search(pending):
             out.append(pending)
+            pending = ""
+    if pending:
+        out.append(pending)
     return out
 
 
@@ -170,16 +204,30 @@ def content_terms(sentence: str, language: str, full: bool = True) -> list[str]:
     """Lemmas of the words that carry meaning: no digits-only tokens, no very common words.
     Not `full`: lower-cased word forms, common by the small word list (see `analyse`)."""
     out = []
-    for token in _TOKEN.findall(sentence):
+    for token in segment.words(sentence):
         term = _content_term(token.lower(), language, full)
         if term is not None:
             out.append(term)
     return out
 
 
+# Shortest content word: three letters in spaced scripts, two characters in the others
+# (most Chinese words have two; one-character words are mostly particles: 的, の, は).
+_MIN_TERM = 3
+_MIN_SPACELESS_TERM = 2
+
+
+# Japanese words written in hiragana only are endings and particles (した, する, から);
+# the words that carry meaning are in kanji or katakana. wordfreq cannot say so: its list
+# is cut by MeCab, which splits these words further (し + た), so they look rare.
+_HIRAGANA_ONLY = re.compile(r"[\u3040-\u309f\u30fc]+")
+
+
 @lru_cache(maxsize=400_000)
 def _content_term(low: str, language: str, full: bool = True) -> str | None:
-    if low.isdigit() or len(low) < 3:
+    if low.isdigit() or len(low) < (_MIN_SPACELESS_TERM if has_spaceless(low) else _MIN_TERM):
+        return None
+    if language == "ja" and _HIRAGANA_ONLY.fullmatch(low):
         return None
     if not full:
         return None if zipf(low, language, small=True) >= COMMON_ZIPF else low
@@ -244,7 +292,7 @@ def anchors_of(sentence: str, language: str, *, first_is_start: bool = True,
         # Numbers under 10 are counts written as digits in one paper and words in another.
         if number and (len(number) > 1 or "." in number):
             found.add(f"#{number}")
-    tokens = _TOKEN.findall(sentence)
+    tokens = segment.words(sentence)
     if first_is_start and tokens and len(tokens[0]) >= 3 and tokens[0].isupper():
         # An acronym opening a sentence (OFPRA, BAMF) is a name, not a capitalised word.
         found.update(_name_anchors(tokens[0], language, full))

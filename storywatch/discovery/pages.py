@@ -19,6 +19,7 @@ from bs4 import BeautifulSoup, Tag
 from courlan.filters import extension_filter, is_navigation_page, is_not_crawlable
 
 from storywatch.extraction.metadata import JSON_LD, HeadIndex, json_ld_nodes, json_ld_types
+from storywatch.normalise.segment import word_count
 from storywatch.normalise.urls import canonical_url, is_same_site
 
 # What courlan already knows is asked from courlan (`url_kind`): web-page extensions, its
@@ -52,6 +53,9 @@ _ARTICLE_TYPES = {
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
     "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "report",
 }
+# og:type "news" is not in the Open Graph spec, but Chinese news sites use it for article
+# pages (banyuetan.org in trafilatura's evaluation pages: benchmarks/spaceless_real.py).
+_ARTICLE_OG_TYPES = {"article", "news"}
 _LISTING_TYPES = {"collectionpage", "website", "webpage", "itemlist", "aboutpage",
                   "contactpage", "searchresultspage", "profilepage"}
 _SKIPPED_CONTAINERS = {"nav", "header", "footer", "aside", "form"}
@@ -151,7 +155,7 @@ def _body_words(tags: _Tags) -> int:
     for p in tags("p"):
         if p.parent is None or _has_ancestor(p, skipped):
             continue
-        words = len(p.get_text(" ", strip=True).split())
+        words = word_count(p.get_text(" ", strip=True))
         per_parent[id(p.parent)] = per_parent.get(id(p.parent), 0) + words
     return max(per_parent.values(), default=0)
 
@@ -171,9 +175,9 @@ def analyse_page(html: str | bytes, url: str) -> PageAnalysis:
     signals: list[str] = []
 
     og_type = _meta(head, "og:type")
-    if og_type == "article":
+    if og_type in _ARTICLE_OG_TYPES:
         score += 2
-        signals.append("og:type=article")
+        signals.append(f"og:type={og_type}")
     elif og_type:
         score -= 2
         signals.append(f"og:type={og_type}")

@@ -20,7 +20,7 @@ from trafilatura.utils import load_html
 
 from storywatch.extraction.metadata import PageMetadata, read_metadata
 from storywatch.normalise.dates import to_utc
-from storywatch.normalise.text import clean_text, strip_control
+from storywatch.normalise.text import clean_text, strip_control, word_count
 
 log = logging.getLogger(__name__)
 # trafilatura logs at ERROR for every page it cannot parse: empty bodies, binary served
@@ -58,7 +58,7 @@ class Article:
 
     @property
     def word_count(self) -> int:
-        return len(self.text.split())
+        return word_count(self.text)
 
 
 def _trafilatura(

@@ -107,7 +107,7 @@ _BYLINE_MAX_WORDS = 25
 def _without_byline(text: str, authors: list[str]) -> str:
     """Drop a first line that names the article's own author: a byline, not body text."""
     first, _, rest = text.partition("\n")
-    if rest and len(first.split()) <= _BYLINE_MAX_WORDS and any(
+    if rest and word_count(first) <= _BYLINE_MAX_WORDS and any(
         author and author in first for author in authors
     ):
         return rest

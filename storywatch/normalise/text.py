@@ -10,6 +10,8 @@ import hashlib
 import re
 import unicodedata
 
+from storywatch.normalise import segment
+
 _SPACES = re.compile(r"[^\S\n]+")
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 # C0 controls but tab/newline/CR, DEL, and lone surrogates: no text has them, lxml rejects
@@ -41,4 +43,6 @@ def content_hash(text: str) -> str:
 
 
 def word_count(text: str) -> int:
-    return len(text.split())
+    """Words in every script (storywatch.normalise.segment): `len(text.split())` for spaced
+    text, segmented words for Chinese, Japanese and Thai."""
+    return segment.word_count(text)
