@@ -10,7 +10,7 @@ from scrapy.crawler import Crawler
 from storywatch.normalise.urls import canonical_url
 from storywatch.spiders.context import crawler_storage, run_context
 from storywatch.spiders.known import KnownUrls
-from storywatch.spiders.meta import ARTICLE_META, AlreadyKnown, Declined
+from storywatch.spiders.meta import ARTICLE_META, LISTING_META, AlreadyKnown, Declined
 
 log = logging.getLogger(__name__)
 
@@ -52,5 +52,26 @@ class KnownArticleMiddleware:
         if canonical in self.context.known_urls:
             stats.inc_value("storywatch/articles_known")  # type: ignore[union-attr]
             raise AlreadyKnown(f"already stored: {canonical}")
+        if self.context.claims is not None:
+            self._claim(request, canonical)
         self.requested.add(canonical)
         return None
+
+    def _claim(self, request: Request, canonical: str) -> None:
+        """Cluster mode: the article is ours to fetch only if no other worker has it."""
+        from storywatch.cluster.claims import KNOWN, TAKEN
+
+        assert self.context.claims is not None
+        verdict = self.context.claims.claim(canonical)
+        stats = self.crawler.stats
+        if verdict == KNOWN:
+            stats.inc_value("storywatch/articles_known")  # type: ignore[union-attr]
+            raise AlreadyKnown(f"already stored: {canonical}")
+        if verdict == TAKEN:
+            stats.inc_value("storywatch/articles_claimed_elsewhere")  # type: ignore[union-attr]
+            # Not a 304 next time: if the other worker fails to fetch it, we list it again.
+            spider = self.crawler.spider
+            listing = request.meta.get(LISTING_META)
+            if listing and spider is not None and hasattr(spider, "dirty_listings"):
+                spider.dirty_listings.add(listing)
+            raise AlreadyKnown(f"being fetched by another worker: {canonical}")
