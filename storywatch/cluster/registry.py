@@ -103,6 +103,16 @@ def reap_dead_on_this_host(storage: Storage, now: datetime | None = None) -> lis
     return dead
 
 
+def release_claims_of_dead(storage: Storage, now: datetime | None = None) -> int:
+    """Delete the URL claims of workers whose lease expired (or whose row is gone): they
+    are free to take already; deleting them keeps url_claims as small as the work in hand."""
+    now = now or datetime.now(UTC)
+    alive = select(ClusterWorker.id).where(ClusterWorker.expires_at > now)
+    with storage.session() as session:
+        done = session.execute(delete(UrlClaim).where(UrlClaim.owner.not_in(alive)))
+        return int(done.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def _process_alive(pid: int, started_at: datetime) -> bool:
     try:
         created = datetime.fromtimestamp(psutil.Process(pid).create_time(), UTC)

@@ -34,7 +34,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from storywatch.cluster.broker import CRAWL_ACTOR, actor_options, make_broker
 from storywatch.cluster.child import WORKER_ENV, WORKER_PID_ENV
 from storywatch.cluster.claims import UrlClaims
-from storywatch.cluster.registry import Registration, reap_dead_on_this_host
+from storywatch.cluster.registry import (
+    Registration,
+    reap_dead_on_this_host,
+    release_claims_of_dead,
+)
 from storywatch.config import Config, ConfigError
 from storywatch.scheduler.children import Child, crawl_command, judge
 from storywatch.scheduler.lock import Lease, LeaseHeld
@@ -93,6 +97,7 @@ class CrawlJobs:
                 f"worker {self.registration.id}: {exc} (every worker needs the same config)")))
             return
         reap_dead_on_this_host(self.storage)
+        release_claims_of_dead(self.storage)
         lease = Lease(self.storage, self.heartbeat, name=source_lease_name(source))
         try:
             lease.acquire()
