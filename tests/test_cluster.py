@@ -14,9 +14,11 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from storywatch.demo.config import DEMO_FEEDS, demo_config_toml
 from storywatch.demo.hosts import HostsWorld
@@ -24,6 +26,7 @@ from storywatch.storage import open_storage
 from storywatch.storage.daemon import OK
 from tests.conftest import POSTGRES_URL, run_cli, wait_until
 from tests.faults.cluster import (
+    AMQP_URL,
     Cluster,
     cluster_toml,
     queue_name,
@@ -32,6 +35,7 @@ from tests.faults.cluster import (
     wait_for_runs,
 )
 from tests.faults.crawling import toml_string
+from tests.faults.proxy import RestartingProxy
 
 __all__ = ["queue_name"]  # the fixture, imported so pytest finds it here
 
@@ -112,14 +116,16 @@ def test_one_worker_and_four_workers_give_the_same_statuses(
 HOSTS, ARTICLES, LATENCY = 2, 50, 0.2
 
 
-def _hosts_config(path: Path, world: HostsWorld, database_url: str, queue: str) -> Path:
+def _hosts_config(path: Path, world: HostsWorld, database_url: str, queue: str, *,
+                  broker_url: str = AMQP_URL) -> Path:
     lines = ["[storage]", f"url = {toml_string(database_url)}", "", "[crawl]",
              "allow_private_networks = true", "autothrottle = false",
              "concurrency_per_domain = 1", 'download_timeout = "10s"']
     for host in range(world.hosts):
         lines += ["", "[[sources]]", f'name = "host-{host}"', 'kind = "feed"',
                   f"url = {toml_string(world.feed_url(host))}", 'every = "1h"']
-    path.write_text("\n".join(lines) + "\n" + cluster_toml(queue), encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n" + cluster_toml(queue, broker_url=broker_url),
+                    encoding="utf-8")
     return path
 
 
@@ -183,3 +189,39 @@ def test_a_worker_killed_mid_crawl_loses_nothing_and_status_shows_it(
     assert sum(w["jobs_done"] for w in workers.values()) >= 2
     assert status["cluster"]["queue_depth"] == 0
     assert shown.code == 0, shown.stdout + shown.stderr
+
+
+# -- a broker restart and a database restart during a run -------------------------------------
+
+
+def test_a_run_survives_a_broker_restart_and_a_database_restart(
+        postgres_url: str, queue_name: str, tmp_path: Path) -> None:
+    """Both servers "restart" (every connection cut, new ones refused for 4 s) while the
+    workers crawl: the workers reconnect, every run completes, nothing is lost."""
+    amqp = urlsplit(AMQP_URL)
+    database = make_url(postgres_url)
+    with HostsWorld(HOSTS, ARTICLES, latency=LATENCY) as world, \
+            RestartingProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672) as broker, \
+            RestartingProxy(database.host or "127.0.0.1", database.port or 5432) as db:
+        proxied_db = database.set(host="127.0.0.1", port=db.port).render_as_string(
+            hide_password=False)
+        proxied_amqp = AMQP_URL.replace(f":{amqp.port or 5672}", f":{broker.port}", 1)
+        config = _hosts_config(tmp_path / "storywatch.toml", world, proxied_db, queue_name,
+                               broker_url=proxied_amqp)
+        open_storage(postgres_url).dispose()
+        engine = create_engine(postgres_url)  # the test's own view, not through the proxy
+        try:
+            with running_cluster(config, tmp_path / "logs") as cluster:
+                cluster.start_workers(2)
+                cluster.start_scheduler()
+                wait_until(lambda: len(world.fetches()) >= 5, "the first fetches", 120)
+                broker.restart(4.0)
+                wait_until(lambda: len(world.fetches()) >= 25, "more fetches", 120)
+                db.restart(4.0)
+                outcomes = wait_for_runs(engine, ["host-0", "host-1"], cluster)
+                counts = _counts(engine)
+        finally:
+            engine.dispose()
+    assert set(outcomes.values()) == {OK}, outcomes
+    assert counts["items"] == counts["distinct_urls"] == len(world.article_urls()), counts
+    assert broker.cuts == db.cuts == 1

@@ -17,6 +17,7 @@ from sqlalchemy import delete, exists, select
 from storywatch.storage import Storage
 from storywatch.storage.cluster import ClusterWorker, UrlClaim
 from storywatch.storage.models import ItemUrl
+from storywatch.storage.outage import through_outage
 from storywatch.storage.repository import dialect_insert
 
 KNOWN, CLAIMED, TAKEN = "known", "claimed", "taken"
@@ -33,7 +34,13 @@ class UrlClaims:
         self.ttl = ttl
 
     def claim(self, url: str, now: datetime | None = None) -> str:
-        """KNOWN (stored already), CLAIMED (ours now) or TAKEN (another live worker's)."""
+        """KNOWN (stored already), CLAIMED (ours now) or TAKEN (another live worker's).
+
+        Through a database restart the crawl waits here (on the reactor thread: nothing
+        could be stored meanwhile anyway) rather than drop the article for this run."""
+        return through_outage(lambda: self._claim(url, now), what=f"claim of {url}")
+
+    def _claim(self, url: str, now: datetime | None) -> str:
         now = now or datetime.now(UTC)
         with self.storage.session() as session:
             if session.execute(select(ItemUrl.item_id).where(ItemUrl.url == url)).first():

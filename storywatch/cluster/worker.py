@@ -45,6 +45,7 @@ from storywatch.scheduler.lock import Lease, LeaseHeld
 from storywatch.scheduler.runs import RunResult, finish_runs
 from storywatch.storage import Storage, open_storage
 from storywatch.storage.daemon import FAILED, KILLED, RUNNING, TIMEOUT, CrawlRun
+from storywatch.storage.outage import through_outage
 
 log = logging.getLogger("storywatch.cluster.worker")
 
@@ -146,16 +147,19 @@ class CrawlJobs:
         return judge(child, code, [source], timeout)[source]
 
     def _renew(self, lease: Lease) -> bool:
-        """Renew the source lease; a database that cannot be reached is waited for as long
-        as the lease is provably ours (three heartbeats), not treated as a lost lease."""
+        """Renew the source lease; False only when another worker has taken it. While the
+        database cannot be reached the crawl goes on: no one can take the lease meanwhile,
+        and once the database is back the renewal tells whether it is still ours (its
+        conditions are our owner id and fencing token, not the expiry)."""
         try:
             return lease.renew()
         except SQLAlchemyError as exc:
             log.warning("cannot renew the source lease: %s", str(exc).splitlines()[0])
-            return lease.recently_renewed()
+            return True
 
     def _finish(self, run_id: int, source: str, result: RunResult) -> None:
-        finish_runs(self.storage, {source: run_id}, {source: result}, datetime.now(UTC))
+        through_outage(lambda: finish_runs(self.storage, {source: run_id}, {source: result},
+                                           datetime.now(UTC)), what=f"recording run {run_id}")
         log.info("run %s: %s %s seen=%d new=%d failed=%d", run_id, source, result.outcome,
                  result.seen, result.new, result.failed,
                  extra={"fields": {"event": "crawl_run", "run_id": run_id, "source": source,

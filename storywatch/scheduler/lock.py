@@ -170,11 +170,6 @@ class Lease:
         return (row is not None and row.owner == self.owner and row.token == self.token
                 and row.expires_at > now)
 
-    def recently_renewed(self) -> bool:
-        """A renewal of ours succeeded within one lease lifetime (monotonic clock): while
-        true, a database outage alone does not mean the lease was lost."""
-        return self.token is not None and time.monotonic() < self._deadline
-
     def release(self) -> None:
         with self.storage.session() as session:
             session.execute(

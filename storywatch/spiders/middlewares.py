@@ -11,6 +11,7 @@ from storywatch.normalise.urls import canonical_url
 from storywatch.spiders.context import crawler_storage, run_context
 from storywatch.spiders.known import KnownUrls
 from storywatch.spiders.meta import ARTICLE_META, LISTING_META, AlreadyKnown, Declined
+from storywatch.storage.outage import through_outage
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,9 @@ class KnownArticleMiddleware:
             stats.inc_value("storywatch/articles_repeated")  # type: ignore[union-attr]
             raise AlreadyKnown(f"already requested in this run: {canonical}")
         if self.context.known_urls is None:
-            self.context.known_urls = KnownUrls.load(crawler_storage(self.crawler))
+            storage = crawler_storage(self.crawler)
+            self.context.known_urls = through_outage(lambda: KnownUrls.load(storage),
+                                                     what="reading the stored URLs")
         if canonical in self.context.known_urls:
             stats.inc_value("storywatch/articles_known")  # type: ignore[union-attr]
             raise AlreadyKnown(f"already stored: {canonical}")

@@ -23,6 +23,7 @@ from storywatch.normalise.item import NewsItem
 from storywatch.storage import Storage, open_storage
 from storywatch.storage.labels import lock_topics
 from storywatch.storage.models import Item, Judgement
+from storywatch.storage.outage import through_outage
 from storywatch.storage.repository import save_item
 
 if TYPE_CHECKING:
@@ -79,10 +80,15 @@ class Writer:
 
     def _write_batch(self, items: list[NewsItem]) -> list[Written]:
         storage = self.storage
-        try:
+        def batch() -> list[Written]:
             with storage.session() as session:
                 self._lock_topics(session)
                 return [self._store_and_judge(session, item) for item in items]
+
+        try:
+            # A database restart is waited out (the batch is all or nothing, so retrying
+            # it is safe); a row the database refuses falls back to one by one below.
+            return through_outage(batch, what=f"a batch of {len(items)} items")
         except SQLAlchemyError as exc:
             log.warning("a batch of %d items failed (%s); writing them one by one",
                         len(items), first_line(exc))
