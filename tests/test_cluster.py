@@ -225,3 +225,51 @@ def test_a_run_survives_a_broker_restart_and_a_database_restart(
     assert set(outcomes.values()) == {OK}, outcomes
     assert counts["items"] == counts["distinct_urls"] == len(world.article_urls()), counts
     assert broker.cuts == db.cuts == 1
+
+
+# -- politeness across the cluster -------------------------------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _redis_up() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+def test_two_workers_on_one_host_share_its_slots(
+        postgres_url: str, queue_name: str, tmp_path: Path) -> None:
+    """Two sources on one host, crawled at once by two workers, with one request at a
+    time per host: the host never answers two requests at once (without the shared slots
+    each worker would send its own one)."""
+    if not _redis_up():
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    with HostsWorld(1, 30, latency=0.2, shared=0) as world:
+        config = _hosts_config(tmp_path / "storywatch.toml", world, postgres_url, queue_name)
+        feed = toml_string(world.feed_url(0) + "?edition=2")
+        config.write_text(config.read_text(encoding="utf-8").replace(
+            "[cluster]", f'[[sources]]\nname = "host-0-again"\nkind = "feed"\nurl = {feed}\n'
+            f'every = "1h"\n\n[cluster]\nredis_url = "{REDIS_URL}"', 1), encoding="utf-8")
+        open_storage(postgres_url).dispose()
+        engine = create_engine(postgres_url)
+        try:
+            with running_cluster(config, tmp_path / "logs") as cluster:
+                cluster.start_workers(2)
+                cluster.start_scheduler()
+                outcomes = wait_for_runs(engine, ["host-0", "host-0-again"], cluster)
+            with engine.connect() as conn:
+                runs = conn.execute(text("SELECT worker, started_at, finished_at FROM crawl_runs"
+                                         " ORDER BY id")).all()
+            counts = _counts(engine)
+        finally:
+            engine.dispose()
+        most = world.most_in_flight(0)
+        fetched = world.fetches()
+    assert set(outcomes.values()) == {OK}, outcomes
+    assert len({r.worker for r in runs}) == 2 and runs[0].finished_at > runs[1].started_at, runs
+    assert most == 1
+    assert counts["items"] == 30 and max(fetched.values()) == 1  # and each article once

@@ -15,6 +15,7 @@ import sys
 from datetime import timedelta
 
 from storywatch.cluster.claims import UrlClaims
+from storywatch.cluster.slots import HostSlots
 from storywatch.config import Config
 from storywatch.storage import open_storage
 
@@ -24,6 +25,8 @@ _PR_SET_PDEATHSIG = 1
 # A claim outlives the crawl that took it by this much at most (if its worker's row says
 # alive although the worker is gone, e.g. a frozen host).
 CLAIM_MARGIN = timedelta(minutes=5)
+# A host slot outlives the longest download by this much (then a dead worker's is free).
+SLOT_MARGIN_SECONDS = 30.0
 
 
 def die_with_parent() -> None:
@@ -35,6 +38,19 @@ def die_with_parent() -> None:
     expected = os.environ.get(WORKER_PID_ENV)
     if expected and os.getppid() != int(expected):  # the worker died before prctl
         os._exit(1)
+
+
+def host_slots(config: Config) -> HostSlots | None:
+    """The cluster-wide per-host slots, when this crawl runs for a worker and the cluster
+    has a Redis for them."""
+    if not os.environ.get(WORKER_ENV) or config.cluster is None:
+        return None
+    url = config.cluster.slots_url()
+    if url is None:
+        return None
+    crawl = config.crawl
+    return HostSlots(url, crawl.concurrency_per_domain,
+                     crawl.download_timeout.total_seconds() + SLOT_MARGIN_SECONDS)
 
 
 def worker_claims(config: Config) -> UrlClaims | None:

@@ -76,6 +76,8 @@ class HostsWorld:
         self._servers: list[_Server] = []
         self._lock = threading.Lock()
         self._log: Counter[str] = Counter()
+        self._in_flight: Counter[int] = Counter()
+        self._most_in_flight: Counter[int] = Counter()
 
     def __enter__(self) -> HostsWorld:
         for host in range(self.hosts):
@@ -111,6 +113,11 @@ class HostsWorld:
         with self._lock:
             return Counter({url: n for url, n in self._log.items() if "/news/" in url})
 
+    def most_in_flight(self, host: int) -> int:
+        """The most requests the host was answering at one moment."""
+        with self._lock:
+            return self._most_in_flight[host]
+
     def clear_log(self) -> None:
         with self._lock:
             self._log.clear()
@@ -143,7 +150,17 @@ class HostsWorld:
                 path = self.path.split("?", 1)[0]
                 with world._lock:
                     world._log[world.base_url(host) + path] += 1
-                time.sleep(world.latency)  # the simulated network, not a synchronisation
+                    world._in_flight[host] += 1
+                    world._most_in_flight[host] = max(world._most_in_flight[host],
+                                                      world._in_flight[host])
+                try:
+                    time.sleep(world.latency)  # the simulated network, not a synchronisation
+                    self._answer(path)
+                finally:
+                    with world._lock:
+                        world._in_flight[host] -= 1
+
+            def _answer(self, path: str) -> None:
                 status, kind, body = 404, "text/plain", b"not found"
                 if path == "/feed.rss":
                     status, kind, body = 200, "application/rss+xml", world._feed(host)

@@ -13,6 +13,7 @@ from storywatch.storage import Storage, open_storage
 
 if TYPE_CHECKING:
     from storywatch.cluster.claims import UrlClaims
+    from storywatch.cluster.slots import HostSlots
     from storywatch.spiders.known import KnownUrls
 
 
@@ -53,6 +54,8 @@ class RunContext:
     # Cluster mode: claims on canonical URLs in the shared store, taken before each
     # article request (storywatch.cluster.claims); None when one process crawls alone.
     claims: UrlClaims | None = None
+    # Cluster mode with Redis: per-host request slots shared by every worker.
+    host_slots: HostSlots | None = None
 
 
 def run_context(crawler: Crawler) -> RunContext:

@@ -118,7 +118,7 @@ def run_crawl(
     settings_overrides: dict[str, Any] | None = None,
 ) -> CrawlSummary:
     """Crawl the given sources (default: all) concurrently and return per-source figures."""
-    from storywatch.cluster.child import worker_claims
+    from storywatch.cluster.child import host_slots, worker_claims
 
     sources = list(config.sources if sources is None else sources)
     claims = worker_claims(config)  # cluster mode only: started by `storywatch worker`
@@ -134,7 +134,9 @@ def run_crawl(
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
     pool = extraction_pool(config.crawl.extract_workers)
     writer = writer_process(config, str(settings.get("LOG_LEVEL") or "WARNING"))
-    context = RunContext(extract_pool=pool, writer_pool=writer, claims=claims)
+    slots = host_slots(config)
+    context = RunContext(extract_pool=pool, writer_pool=writer, claims=claims,
+                         host_slots=slots)
     process = CrawlerProcess(settings)
     crawlers = []
     for source in sources:
@@ -149,6 +151,8 @@ def run_crawl(
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)
     writer.shutdown(wait=True)
+    if slots is not None:
+        slots.close()
     if claims is not None:  # after the writer: every stored article is in item_urls now
         claims.release_all()
         claims.storage.dispose()
