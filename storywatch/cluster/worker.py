@@ -81,6 +81,7 @@ class CrawlJobs:
         self.log_format = log_format
         self.heartbeat = config.cluster.heartbeat
         self.stopping = threading.Event()
+        self.grace = config.daemon.grace_period.total_seconds()
 
     def crawl(self, run_id: int, source: str) -> None:
         """The crawl actor: one source's run, recorded in its crawl_runs row."""
@@ -128,6 +129,7 @@ class CrawlJobs:
             session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(
                 pid=child.pid, worker=self.registration.id, started_at=datetime.now(UTC)))
         beat = self.heartbeat.total_seconds()
+        stop_asked: float | None = None
         while True:
             code = child.wait(beat)
             if code is not None:
@@ -138,8 +140,12 @@ class CrawlJobs:
                 code = child.stop(TIMEOUT)
                 break
             if self.stopping.is_set():
-                child.stop(KILLED)
-                raise WorkerStopping(f"worker stopping during the crawl of {source}")
+                # The crawl in hand gets the grace period to finish, then goes back to
+                # the queue (Dramatiq retries the message) for another worker.
+                stop_asked = stop_asked or time.monotonic()
+                if time.monotonic() - stop_asked > self.grace:
+                    child.stop(KILLED)
+                    raise WorkerStopping(f"worker stopping during the crawl of {source}")
             if not self._renew(lease):
                 log.error("lost the lease of source %s; stopping its crawl", source)
                 child.stop(KILLED)
@@ -209,7 +215,10 @@ class ClusterWorker:
                 self._stop.wait(1.0)
         finally:
             jobs.stopping.set()  # a running crawl stops; its message is retried elsewhere
-            worker.stop(timeout=int(self.config.daemon.grace_period.total_seconds() * 1000))
+            # Dramatiq waits for the job threads: the grace period plus the time to stop a
+            # child and hand its message back.
+            grace = self.config.daemon.grace_period.total_seconds()
+            worker.stop(timeout=int((grace + 15) * 1000))
             broker.close()
             with contextlib.suppress(SQLAlchemyError):
                 registration.leave()
