@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,7 @@ from tests.faults.cluster import (
     wait_for_runs,
 )
 from tests.faults.crawling import toml_string
+from tests.faults.killing import after_seconds, skip_unless_slow_selected
 from tests.faults.proxy import RestartingProxy
 
 __all__ = ["queue_name"]  # the fixture, imported so pytest finds it here
@@ -273,3 +275,39 @@ def test_two_workers_on_one_host_share_its_slots(
     assert len({r.worker for r in runs}) == 2 and runs[0].finished_at > runs[1].started_at, runs
     assert most == 1
     assert counts["items"] == 30 and max(fetched.values()) == 1  # and each article once
+
+
+# -- the kill -9 loop (-m slow) ----------------------------------------------------------------
+
+KILL_RUNS = 10
+KILL_SEED = int(os.environ.get("STORYWATCH_CLUSTER_KILL_SEED", "20261130"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run", range(KILL_RUNS))
+def test_kill_loop_a_random_worker_at_a_random_moment(
+        run: int, postgres_url: str, queue_name: str, tmp_path: Path,
+        request: pytest.FixtureRequest) -> None:
+    """Four hosts, three workers; one random worker SIGKILLed at a random moment after the
+    first article fetch: every article stored once, no claim left."""
+    skip_unless_slow_selected(request)
+    rng = random.Random(KILL_SEED + run)
+    with HostsWorld(4, 40, latency=0.15) as world:
+        config = _hosts_config(tmp_path / "storywatch.toml", world, postgres_url, queue_name)
+        open_storage(postgres_url).dispose()
+        engine = create_engine(postgres_url)
+        try:
+            with running_cluster(config, tmp_path / "logs") as cluster:
+                cluster.start_workers(3)
+                cluster.start_scheduler()
+                wait_until(lambda: len(world.fetches()) > 0, "the first fetch", 120)
+                moment = after_seconds(rng.uniform(0.0, 8.0))
+                wait_until(moment, "the moment of the kill", 30)
+                os.kill(rng.choice(cluster.workers).pid, signal.SIGKILL)
+                outcomes = wait_for_runs(engine, [f"host-{h}" for h in range(4)], cluster)
+                wait_until(lambda: _counts(engine)["claims"] == 0, "claims released", 60)
+            counts = _counts(engine)
+        finally:
+            engine.dispose()
+    assert set(outcomes.values()) == {OK}, outcomes
+    assert counts["items"] == counts["distinct_urls"] == len(world.article_urls()), counts

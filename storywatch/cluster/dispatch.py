@@ -48,6 +48,7 @@ class ClusterDispatcher:
         self._lock = threading.Condition()
         self._active = 0
         self._stopping = threading.Event()
+        self._unreadable: set[int] = set()  # runs whose row could not be read (logged once)
 
     def run_source(self, source: str, *, alone: bool = False) -> RunResult | None:
         """Dispatch one crawl of the source and wait for its result (None: daemon stopping)."""
@@ -98,9 +99,13 @@ class ClusterDispatcher:
         try:
             with self.storage.session() as session:
                 run = session.execute(select(CrawlRun).where(CrawlRun.id == run_id)).scalar()
-        except SQLAlchemyError as exc:  # a database restart: keep waiting
-            log.warning("cannot read run %d: %s", run_id, str(exc).splitlines()[0])
+        except SQLAlchemyError as exc:  # a database restart: keep waiting (said once)
+            if run_id not in self._unreadable:
+                self._unreadable.add(run_id)
+                log.warning("cannot read run %d, waiting for the database: %s", run_id,
+                            str(exc).splitlines()[0])
             return None
+        self._unreadable.discard(run_id)
         if run is None or run.outcome == RUNNING:
             return None
         return RunResult(outcome=run.outcome, seen=run.seen, new=run.new, failed=run.failed,
