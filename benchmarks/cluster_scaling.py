@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import signal
 import sys
 import tempfile
@@ -77,6 +78,12 @@ def write_config(path: Path, world: HostsWorld, database_url: str, queue: str,
     return path
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every descendant process waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def figures(engine: object, world: HostsWorld) -> dict[str, float]:
     with engine.connect() as conn:  # type: ignore[attr-defined]
         first, last = conn.execute(text(
@@ -104,6 +111,7 @@ def scaling_run(workers: int, hosts: int, articles: int, latency: float,
         open_storage(url).dispose()
         engine = create_engine(url)
         started = time.monotonic()
+        cpu_before = children_cpu()
         try:
             with running_cluster(config, Path(tmp) / "logs") as cluster:
                 cluster.start_workers(workers)
@@ -115,6 +123,11 @@ def scaling_run(workers: int, hosts: int, articles: int, latency: float,
             engine.dispose()
             delete_queue(queue)
         result["wall_seconds"] = round(time.monotonic() - started, 1)
+        # Every process of the run (scheduler, workers, their crawl children and those
+        # children's extraction and writer processes) has been waited for by now.
+        cpu = children_cpu() - cpu_before
+        result["cpu_seconds"] = round(cpu, 1)
+        result["cpu_ms_per_article"] = round(1000 * cpu / max(1, result["stored"]), 1)
         return result
 
 
