@@ -13,6 +13,7 @@ random worker is killed with SIGKILL at a random moment after the first article 
 the run must still end with every article stored once.
 
     python benchmarks/cluster_scaling.py [--workers 1 2 4] [--kill-runs 10] [--skip-scaling]
+                                         [--extract-workers N]
 
 Needs STORYWATCH_TEST_POSTGRES_URL (or the default local PostgreSQL) and RabbitMQ.
 """
@@ -66,10 +67,12 @@ def fresh_schema() -> Iterator[str]:
 
 
 def write_config(path: Path, world: HostsWorld, database_url: str, queue: str,
-                 concurrency: int) -> Path:
+                 concurrency: int, extract_workers: int | None = None) -> Path:
     lines = ["[storage]", f'url = "{database_url}"', "", "[crawl]",
              "allow_private_networks = true", "autothrottle = false",
              f"concurrency_per_domain = {concurrency}", 'download_timeout = "20s"']
+    if extract_workers is not None:
+        lines.append(f"extract_workers = {extract_workers}")
     for host in range(world.hosts):
         lines += ["", "[[sources]]", f'name = "host-{host}"', 'kind = "feed"',
                   f'url = "{world.feed_url(host)}"', 'every = "6h"']
@@ -103,11 +106,12 @@ def figures(engine: object, world: HostsWorld) -> dict[str, float]:
 
 
 def scaling_run(workers: int, hosts: int, articles: int, latency: float,
-                concurrency: int) -> dict[str, float]:
+                concurrency: int, extract_workers: int | None) -> dict[str, float]:
     queue = f"sw-bench-{uuid.uuid4().hex[:8]}"
     with HostsWorld(hosts, articles, latency=latency) as world, fresh_schema() as url, \
             tempfile.TemporaryDirectory() as tmp:
-        config = write_config(Path(tmp) / "storywatch.toml", world, url, queue, concurrency)
+        config = write_config(Path(tmp) / "storywatch.toml", world, url, queue, concurrency,
+                              extract_workers)
         open_storage(url).dispose()
         engine = create_engine(url)
         started = time.monotonic()
@@ -165,6 +169,9 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=100)
     parser.add_argument("--latency", type=float, default=0.3)
     parser.add_argument("--concurrency", type=int, default=2)
+    # Extraction processes per crawl child (crawl.extract_workers); unset: one per core.
+    # Each costs an interpreter start per source run, on a machine where CPU is scarce.
+    parser.add_argument("--extract-workers", type=int, default=None)
     parser.add_argument("--kill-runs", type=int, default=10)
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--seed", type=int, default=20261130)
@@ -174,7 +181,7 @@ def main() -> None:
         base = None
         for workers in args.workers:
             result = scaling_run(workers, args.hosts, args.articles, args.latency,
-                                 args.concurrency)
+                                 args.concurrency, args.extract_workers)
             base = base or result["articles_per_second"]
             result["speedup"] = round(result["articles_per_second"] / base, 2) if base else 0
             print(json.dumps({"workers": workers, **result}), flush=True)
