@@ -16,12 +16,12 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	-$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python scripts/check_pip.py
-	$(BIN)/python -m pip install --quiet -e '.[postgres,test]'
+	$(BIN)/python -m pip install --quiet -e '.[postgres,cluster,test]'
 	touch $(STAMP)
 
 # The `train` extra (scikit-learn) retrains the decision: benchmarks/train_decision.py.
 $(TRAIN_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[postgres,test,train]'
+	$(BIN)/python -m pip install --quiet -e '.[postgres,cluster,test,train]'
 	touch $(TRAIN_STAMP)
 
 setup: $(STAMP)

@@ -322,6 +322,43 @@ class DaemonConfig(_Section):
         return name
 
 
+# -- [cluster] (issue 14): `storywatch run` dispatches crawls to `storywatch worker`s ----------
+class ClusterConfig(_Section):
+    """Crawls run by workers on other processes or machines, through a message broker.
+
+    Without this section nothing changes: the daemon forks its own crawl children.
+    """
+
+    # amqp://USER:PASS@HOST:5672/ (RabbitMQ: a dead worker's job is back in the queue at
+    # once) or redis://HOST:6379/0; docs/cluster.md says why RabbitMQ is the default.
+    broker_url: str
+    # Redis for the per-host politeness slots shared by every worker; unset: the broker's
+    # URL when it is a Redis one, else no cluster-wide slots (per-worker politeness only).
+    redis_url: str | None = None
+    queue: str = Field(default="storywatch-crawl", pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+    # Worker rows and source leases are renewed this often; dead after three missed.
+    heartbeat: Duration = timedelta(seconds=5)
+    # How long a dispatched crawl may wait in the queue for a free worker before its run is
+    # recorded as failed (the crawl's own crawl.timeout comes on top).
+    queue_timeout: Duration = timedelta(minutes=15)
+    # Jobs one worker runs at once (each is one crawl child process).
+    jobs_per_worker: int = Field(default=1, ge=1, le=16)
+
+    @field_validator("broker_url", "redis_url")
+    @classmethod
+    def _broker_scheme(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("amqp://", "amqps://", "redis://",
+                                                   "rediss://")):
+            raise ValueError("use amqp://USER:PASSWORD@HOST:5672/ or redis://HOST:6379/0")
+        return url
+
+    def slots_url(self) -> str | None:
+        """The Redis holding the cluster-wide per-host slots, if any."""
+        if self.redis_url is not None:
+            return self.redis_url
+        return self.broker_url if self.broker_url.startswith("redis") else None
+
+
 class Config(_Section):
     storage: StorageConfig = StorageConfig()
     crawl: CrawlConfig = CrawlConfig()
@@ -331,6 +368,7 @@ class Config(_Section):
     sources: list[SourceConfig] = []
     smtp: SmtpConfig | None = None
     digest: DigestConfig = DigestConfig()
+    cluster: ClusterConfig | None = None  # issue 14: see docs/cluster.md
     path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ PACKAGE = REPO / "storywatch"
 NOT_IMPORTED = {
     "lxml-html-clean": "trafilatura imports lxml.html.clean, split out of lxml 5.2",
     "psycopg": "SQLAlchemy's postgresql+psycopg dialect imports it",
+    "pika": "Dramatiq's RabbitmqBroker imports it (cluster mode on RabbitMQ)",
 }
 
 
@@ -145,6 +146,6 @@ def test_make_setup_checks_pip_before_installing() -> None:
 
 def test_make_test_all_runs_the_slow_loops_with_the_train_extra() -> None:
     out = _make_dry_run("test-all")
-    assert "[postgres,test,train]" in out
+    assert "[postgres,cluster,test,train]" in out
     (run,) = [line for line in out.splitlines() if "scripts/test.sh" in line]
     assert '-m "slow or not slow"' in run

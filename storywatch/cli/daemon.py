@@ -6,13 +6,16 @@ import json
 import logging
 import sys
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from storywatch.cli.common import console, fail, options
 from storywatch.logs import setup_logging
+
+if TYPE_CHECKING:
+    from storywatch.scheduler.health import ClusterHealth
 
 EXIT_UNHEALTHY = 1
 
@@ -109,6 +112,7 @@ def status(
             },
             "failure_threshold": health.threshold,
             "sources": [s.as_json() for s in health.sources],
+            "cluster": health.cluster.as_json(now) if health.cluster else None,
             "problems": health.problems(),
         }, ensure_ascii=False))
     else:
@@ -131,10 +135,24 @@ def status(
             console.print(f"daemon: running ({health.daemon.describe(now)})", highlight=False)
         else:
             console.print("daemon: [red]not running[/red]")
+        if health.cluster is not None:
+            _print_cluster(health.cluster, now)
         for problem in health.problems():
             console.print(f"[red]unhealthy:[/red] {problem}", highlight=False)
     if not health.healthy:
         sys.exit(EXIT_UNHEALTHY)
+
+
+def _print_cluster(cluster: ClusterHealth, now: datetime) -> None:
+    table = Table(title="workers", title_justify="left")
+    for column in ("worker", "alive", "last heartbeat", "current job", "jobs done"):
+        table.add_column(column, justify="right" if column == "jobs done" else "left")
+    for w in cluster.workers:
+        table.add_row(w.id, "yes" if w.alive(now) else "[red]no[/red]",
+                      _when(w.heartbeat_at, now), w.current_job or "-", str(w.jobs_done))
+    console.print(table)
+    depth = "?" if cluster.queue_depth is None else str(cluster.queue_depth)
+    console.print(f"queue {cluster.queue}: {depth} waiting", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -40,6 +41,9 @@ from storywatch.scheduler.runs import close_orphans, failures_in_row
 from storywatch.scheduler.tasks import TASKS, PeriodicTask
 from storywatch.storage import Storage, open_storage
 from storywatch.storage.daemon import JOBS_TABLE, OK
+
+if TYPE_CHECKING:
+    from storywatch.cluster.dispatch import ClusterDispatcher
 
 log = logging.getLogger("storywatch.scheduler")
 
@@ -77,7 +81,7 @@ class Daemon:
         self._reload_requested = False
         self.storage: Storage | None = None
         self.scheduler: BackgroundScheduler | None = None
-        self.runner: CrawlRunner | None = None
+        self.runner: CrawlRunner | ClusterDispatcher | None = None
         self.lease: Lease | None = None
 
     # ------------------------------------------------------------------ jobs
@@ -174,13 +178,8 @@ class Daemon:
         set_runner(self)
         code = 0
         try:
-            orphans = close_orphans(storage, datetime.now(UTC))
-            if orphans:
-                log.warning("marked %d run(s) left unfinished by a previous daemon as killed",
-                            orphans)
             self.lease = lease
-            self.runner = CrawlRunner(storage, self._runner_settings(config), self._command,
-                                      fence=self._fence)
+            self.runner = self._make_runner(storage, config)
             self.scheduler = BackgroundScheduler(
                 jobstores={"default": SQLAlchemyJobStore(engine=storage.engine,
                                                          tablename=JOBS_TABLE)},
@@ -229,6 +228,25 @@ class Daemon:
             self._shutdown(lease)
             set_runner(None)
         return code
+
+    def _make_runner(self, storage: Storage, config: Config) -> CrawlRunner | ClusterDispatcher:
+        """Local crawl children, or with [cluster] messages to the workers (issue 14)."""
+        if config.cluster is not None:
+            from storywatch.cluster.dispatch import ClusterDispatcher, close_stale_dispatches
+
+            # Runs still "running" may be in a worker's hands: only hopeless ones are closed.
+            stale = close_stale_dispatches(
+                storage, config.crawl.timeout + config.cluster.queue_timeout)
+            if stale:
+                log.warning("marked %d dispatched run(s) no worker recorded as failed", stale)
+            return ClusterDispatcher(storage, config, self._runner_settings(config),
+                                     fence=self._fence)
+        orphans = close_orphans(storage, datetime.now(UTC))
+        if orphans:
+            log.warning("marked %d run(s) left unfinished by a previous daemon as killed",
+                        orphans)
+        return CrawlRunner(storage, self._runner_settings(config), self._command,
+                           fence=self._fence)
 
     def _runner_settings(self, config: Config) -> RunnerSettings:
         d = config.daemon

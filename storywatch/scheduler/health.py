@@ -6,12 +6,14 @@ table), so it works from any host that can reach the database, daemon running or
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, Float, MetaData, Table, Unicode, select
 
+from storywatch.cluster.registry import WorkerInfo
 from storywatch.config import Config
 from storywatch.scheduler.jobs import CRAWL_PREFIX
 from storywatch.scheduler.lock import LeaseInfo, read_lease
@@ -46,12 +48,36 @@ class SourceHealth:
 
 
 @dataclass
+class ClusterHealth:
+    """Cluster mode: the workers' rows and the broker's queue (docs/cluster.md)."""
+
+    workers: list[WorkerInfo]
+    queue: str
+    queue_depth: int | None  # None: the broker could not be asked
+    broker_error: str | None = None
+
+    def alive(self, now: datetime) -> list[WorkerInfo]:
+        return [w for w in self.workers if w.alive(now)]
+
+    def as_json(self, now: datetime) -> dict[str, Any]:
+        return {
+            "queue": self.queue, "queue_depth": self.queue_depth,
+            "broker_error": self.broker_error,
+            "workers": [{"id": w.id, "host": w.host, "pid": w.pid, "alive": w.alive(now),
+                         "heartbeat_at": w.heartbeat_at.isoformat().replace("+00:00", "Z"),
+                         "current_job": w.current_job, "jobs_done": w.jobs_done}
+                        for w in self.workers],
+        }
+
+
+@dataclass
 class Health:
     daemon: LeaseInfo | None
     daemon_alive: bool
     sources: list[SourceHealth]
     threshold: int
     now: datetime
+    cluster: ClusterHealth | None = None
 
     @property
     def failing(self) -> list[SourceHealth]:
@@ -59,7 +85,17 @@ class Health:
 
     @property
     def healthy(self) -> bool:
-        return self.daemon_alive and not self.failing
+        return self.daemon_alive and not self.failing and not self._cluster_problems()
+
+    def _cluster_problems(self) -> list[str]:
+        if self.cluster is None:
+            return []
+        out = []
+        if not self.cluster.alive(self.now):
+            out.append("no crawl worker is alive (start one: storywatch worker)")
+        if self.cluster.broker_error is not None:
+            out.append(f"the broker cannot be reached: {self.cluster.broker_error}")
+        return out
 
     def problems(self) -> list[str]:
         out = []
@@ -70,7 +106,7 @@ class Health:
         for s in self.failing:
             out.append(f"source {s.source} failed {s.failures_in_row} runs in a row"
                        + (f": {s.error}" if s.error else ""))
-        return out
+        return out + self._cluster_problems()
 
 
 def _schedule_text(config: Config, name: str) -> str:
@@ -125,4 +161,22 @@ def collect_health(
         sources=sources,
         threshold=threshold or config.daemon.failure_threshold,
         now=now,
+        cluster=_cluster_health(config, storage) if config.cluster is not None else None,
     )
+
+
+def _cluster_health(config: Config, storage: Storage) -> ClusterHealth:
+    from storywatch.cluster.broker import make_broker, queue_depth
+    from storywatch.cluster.registry import list_workers
+
+    assert config.cluster is not None
+    health = ClusterHealth(list_workers(storage), config.cluster.queue, None)
+    broker = make_broker(config.cluster)
+    try:
+        health.queue_depth = queue_depth(broker, config.cluster.queue)
+    except Exception as exc:  # pika's and redis's connection errors alike
+        health.broker_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    finally:
+        with contextlib.suppress(Exception):
+            broker.close()
+    return health

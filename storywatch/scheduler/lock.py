@@ -56,9 +56,9 @@ class LeaseInfo:
                 f"UTC, last heartbeat {ago} s ago")
 
 
-def read_lease(storage: Storage) -> LeaseInfo | None:
+def read_lease(storage: Storage, name: str = LEASE_NAME) -> LeaseInfo | None:
     with storage.session() as session:
-        row = session.get(DaemonLease, LEASE_NAME)
+        row = session.get(DaemonLease, name)
         if row is None:
             return None
         return LeaseInfo(row.owner, row.host, row.pid, row.started_at, row.heartbeat_at,
@@ -68,8 +68,10 @@ def read_lease(storage: Storage) -> LeaseInfo | None:
 class Lease:
     """The lease of this process; `acquire` once, `renew` every heartbeat, `release` at exit."""
 
-    def __init__(self, storage: Storage, heartbeat: timedelta) -> None:
+    def __init__(self, storage: Storage, heartbeat: timedelta, name: str = LEASE_NAME) -> None:
         self.storage = storage
+        # "daemon", or in cluster mode "source:…": one worker crawls a source at a time.
+        self.name = name
         self.ttl = heartbeat * MISSED_HEARTBEATS
         self.host = socket.gethostname()
         self.pid = os.getpid()
@@ -84,15 +86,15 @@ class Lease:
         now = now or datetime.now(UTC)
         if self._take(now):
             return
-        current = read_lease(self.storage)
+        current = read_lease(self.storage, self.name)
         if current is not None and self._holder_is_dead(current) \
                 and self._take(now, steal=current.owner):
             return
-        current = read_lease(self.storage)
+        current = read_lease(self.storage, self.name)
         if current is None:  # released between our two statements: try once more
             if self._take(now):
                 return
-            current = read_lease(self.storage)
+            current = read_lease(self.storage, self.name)
         detail = current.describe(now) if current else "unknown holder"
         wait = int(self.ttl.total_seconds())
         raise LeaseHeld(
@@ -117,7 +119,7 @@ class Lease:
         return created > lease.started_at + timedelta(seconds=1)
 
     def _take(self, now: datetime, steal: str | None = None) -> bool:
-        values = {"name": LEASE_NAME, "owner": self.owner, "host": self.host, "pid": self.pid,
+        values = {"name": self.name, "owner": self.owner, "host": self.host, "pid": self.pid,
                   "started_at": now, "heartbeat_at": now, "expires_at": now + self.ttl}
         with self.storage.session() as session:
             insert = dialect_insert(session, DaemonLease)
@@ -143,7 +145,7 @@ class Lease:
         with self.storage.session() as session:
             done = session.execute(
                 update(DaemonLease)
-                .where(DaemonLease.name == LEASE_NAME, DaemonLease.owner == self.owner,
+                .where(DaemonLease.name == self.name, DaemonLease.owner == self.owner,
                        DaemonLease.token == self.token)
                 .values(heartbeat_at=now, expires_at=now + self.ttl)
             )
@@ -163,7 +165,7 @@ class Lease:
         with self.storage.session() as session:
             row = session.execute(
                 select(DaemonLease.owner, DaemonLease.token, DaemonLease.expires_at)
-                .where(DaemonLease.name == LEASE_NAME)
+                .where(DaemonLease.name == self.name)
             ).first()
         return (row is not None and row.owner == self.owner and row.token == self.token
                 and row.expires_at > now)
@@ -172,13 +174,13 @@ class Lease:
         with self.storage.session() as session:
             session.execute(
                 delete(DaemonLease).where(
-                    DaemonLease.name == LEASE_NAME, DaemonLease.owner == self.owner
+                    DaemonLease.name == self.name, DaemonLease.owner == self.owner
                 )
             )
 
     def held(self) -> bool:
         with self.storage.session() as session:
             owner = session.execute(
-                select(DaemonLease.owner).where(DaemonLease.name == LEASE_NAME)
+                select(DaemonLease.owner).where(DaemonLease.name == self.name)
             ).scalar()
         return owner == self.owner

@@ -12,6 +12,8 @@ from storywatch.config import Config, load_config
 from storywatch.storage import Storage, open_storage
 
 if TYPE_CHECKING:
+    from storywatch.cluster.claims import UrlClaims
+    from storywatch.cluster.slots import HostSlots
     from storywatch.spiders.known import KnownUrls
 
 
@@ -49,6 +51,11 @@ class RunContext:
     writer_pool: Executor | None = None
     # URLs stored before the run, read at the first article request (KnownArticleMiddleware).
     known_urls: KnownUrls | None = None
+    # Cluster mode: claims on canonical URLs in the shared store, taken before each
+    # article request (storywatch.cluster.claims); None when one process crawls alone.
+    claims: UrlClaims | None = None
+    # Cluster mode with Redis: per-host request slots shared by every worker.
+    host_slots: HostSlots | None = None
 
 
 def run_context(crawler: Crawler) -> RunContext:

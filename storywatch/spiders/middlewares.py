@@ -6,11 +6,15 @@ import logging
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.utils.asyncio import sleep
+from scrapy.utils.httpobj import urlparse_cached
 
 from storywatch.normalise.urls import canonical_url
 from storywatch.spiders.context import crawler_storage, run_context
 from storywatch.spiders.known import KnownUrls
-from storywatch.spiders.meta import ARTICLE_META, AlreadyKnown, Declined
+from storywatch.spiders.meta import ARTICLE_META, LISTING_META, AlreadyKnown, Declined
+from storywatch.storage.outage import through_outage
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +52,87 @@ class KnownArticleMiddleware:
             stats.inc_value("storywatch/articles_repeated")  # type: ignore[union-attr]
             raise AlreadyKnown(f"already requested in this run: {canonical}")
         if self.context.known_urls is None:
-            self.context.known_urls = KnownUrls.load(crawler_storage(self.crawler))
+            storage = crawler_storage(self.crawler)
+            self.context.known_urls = through_outage(lambda: KnownUrls.load(storage),
+                                                     what="reading the stored URLs")
         if canonical in self.context.known_urls:
             stats.inc_value("storywatch/articles_known")  # type: ignore[union-attr]
             raise AlreadyKnown(f"already stored: {canonical}")
+        if self.context.claims is not None:
+            self._claim(request, canonical)
         self.requested.add(canonical)
         return None
+
+    def _claim(self, request: Request, canonical: str) -> None:
+        """Cluster mode: the article is ours to fetch only if no other worker has it."""
+        from storywatch.cluster.claims import KNOWN, TAKEN
+
+        assert self.context.claims is not None
+        verdict = self.context.claims.claim(canonical)
+        stats = self.crawler.stats
+        if verdict == KNOWN:
+            stats.inc_value("storywatch/articles_known")  # type: ignore[union-attr]
+            raise AlreadyKnown(f"already stored: {canonical}")
+        if verdict == TAKEN:
+            stats.inc_value("storywatch/articles_claimed_elsewhere")  # type: ignore[union-attr]
+            # Not a 304 next time: if the other worker fails to fetch it, we list it again.
+            spider = self.crawler.spider
+            listing = request.meta.get(LISTING_META)
+            if listing and spider is not None and hasattr(spider, "dirty_listings"):
+                spider.dirty_listings.add(listing)
+            raise AlreadyKnown(f"being fetched by another worker: {canonical}")
+
+
+# The slot a request holds while it is being downloaded (cluster mode, HostSlotsMiddleware).
+SLOT_META = "storywatch_host_slot"
+# How often a request waiting for a host's slot asks again.
+SLOT_POLL_SECONDS = 0.05
+
+
+class HostSlotsMiddleware:
+    """Cluster mode: send a request only while holding one of its host's cluster-wide
+    slots (storywatch.cluster.slots); released when its response or error comes back.
+
+    Last before the download (priority 880): requests dropped earlier (known articles,
+    robots.txt, the private-network guard) never wait for a slot, and the slot is given
+    back before the retry and redirect middlewares make a new request of the response.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.slots = run_context(crawler).host_slots
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> HostSlotsMiddleware:
+        return cls(crawler)
+
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        if self.slots is None or SLOT_META in request.meta:
+            return None
+        host = urlparse_cached(request).netloc.lower()
+        waited = 0
+        while True:
+            slot = self.slots.try_acquire(host)
+            if slot is not None:
+                request.meta[SLOT_META] = slot
+                if waited:
+                    self.crawler.stats.inc_value(  # type: ignore[union-attr]
+                        "storywatch/host_slot_waits")
+                return None
+            waited += 1
+            await sleep(SLOT_POLL_SECONDS)
+
+    def process_response(self, request: Request, response: Response,
+                         spider: Spider | None = None) -> Response:
+        self._release(request)
+        return response
+
+    def process_exception(self, request: Request, exception: Exception,
+                          spider: Spider | None = None) -> None:
+        self._release(request)
+        return None
+
+    def _release(self, request: Request) -> None:
+        slot = request.meta.pop(SLOT_META, None)
+        if slot is not None and self.slots is not None:
+            self.slots.release(slot)

@@ -47,6 +47,7 @@ class SourceSummary:
     refused: int = 0  # requests refused by the private-network guard
     robots_forbidden: int = 0
     retry_after_waits: int = 0
+    claimed_elsewhere: int = 0  # cluster mode: left to the worker that claimed it first
     failures: list[tuple[str, str]] = field(default_factory=list)
     finish_reason: str | None = None
 
@@ -60,7 +61,7 @@ class CrawlSummary:
     def totals(self) -> dict[str, int]:
         keys = ("listed", "known", "fetched", "new", "existing", "failed", "listings_failed",
                 "requests", "bytes", "not_modified", "not_articles", "stale", "refused",
-                "robots_forbidden", "retry_after_waits")
+                "robots_forbidden", "retry_after_waits", "claimed_elsewhere")
         return {key: sum(getattr(s, key) for s in self.sources) for key in keys}
 
 
@@ -117,7 +118,10 @@ def run_crawl(
     settings_overrides: dict[str, Any] | None = None,
 ) -> CrawlSummary:
     """Crawl the given sources (default: all) concurrently and return per-source figures."""
+    from storywatch.cluster.child import host_slots, worker_claims
+
     sources = list(config.sources if sources is None else sources)
+    claims = worker_claims(config)  # cluster mode only: started by `storywatch worker`
     if sources and seed_urls(config):
         # Before the reactor: seed URLs are fetched in a crawl of their own (a child).
         seed_storage = open_storage(config.storage.url)
@@ -130,7 +134,9 @@ def run_crawl(
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
     pool = extraction_pool(config.crawl.extract_workers)
     writer = writer_process(config, str(settings.get("LOG_LEVEL") or "WARNING"))
-    context = RunContext(extract_pool=pool, writer_pool=writer)
+    slots = host_slots(config)
+    context = RunContext(extract_pool=pool, writer_pool=writer, claims=claims,
+                         host_slots=slots)
     process = CrawlerProcess(settings)
     crawlers = []
     for source in sources:
@@ -145,6 +151,11 @@ def run_crawl(
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)
     writer.shutdown(wait=True)
+    if slots is not None:
+        slots.close()
+    if claims is not None:  # after the writer: every stored article is in item_urls now
+        claims.release_all()
+        claims.storage.dispose()
     summaries = []
     for source, crawler in crawlers:
         stats = crawler.stats.get_stats() if crawler.stats else {}
@@ -170,6 +181,7 @@ def run_crawl(
                 refused=stats.get("storywatch/refused_private", 0),
                 robots_forbidden=stats.get("storywatch/robots_forbidden", 0),
                 retry_after_waits=stats.get("storywatch/retry_after_waits", 0),
+                claimed_elsewhere=stats.get("storywatch/articles_claimed_elsewhere", 0),
                 failures=list(getattr(spider, "failures", [])),
                 finish_reason=stats.get("finish_reason"),
             )

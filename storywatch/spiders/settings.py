@@ -53,6 +53,8 @@ DOWNLOADER_MIDDLEWARES = {
     "storywatch.spiders.politeness.BackoffRetryMiddleware": 550,
     "storywatch.spiders.politeness.RetryAfterMiddleware": 560,
     "storywatch.spiders.politeness.RedirectLoopMiddleware": 610,
+    # Cluster mode: per-host slots shared by all workers; a no-op otherwise.
+    "storywatch.spiders.middlewares.HostSlotsMiddleware": 880,
 }
 # Seconds before the first retry of a 5xx/timeout; doubled for each further try.
 STORYWATCH_RETRY_BACKOFF = 1.0

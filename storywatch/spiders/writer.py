@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from storywatch.config import Config, TopicConfig
 from storywatch.normalise.item import NewsItem
 from storywatch.storage import Storage, open_storage
+from storywatch.storage.labels import lock_topics
 from storywatch.storage.models import Item, Judgement
+from storywatch.storage.outage import through_outage
 from storywatch.storage.repository import save_item
 
 if TYPE_CHECKING:
@@ -78,9 +80,15 @@ class Writer:
 
     def _write_batch(self, items: list[NewsItem]) -> list[Written]:
         storage = self.storage
-        try:
+        def batch() -> list[Written]:
             with storage.session() as session:
+                self._lock_topics(session)
                 return [self._store_and_judge(session, item) for item in items]
+
+        try:
+            # A database restart is waited out (the batch is all or nothing, so retrying
+            # it is safe); a row the database refuses falls back to one by one below.
+            return through_outage(batch, what=f"a batch of {len(items)} items")
         except SQLAlchemyError as exc:
             log.warning("a batch of %d items failed (%s); writing them one by one",
                         len(items), first_line(exc))
@@ -90,6 +98,7 @@ class Writer:
         storage = self.storage
         try:
             with storage.session() as session:
+                self._lock_topics(session)
                 return self._store_and_judge(session, item)
         except SQLAlchemyError as exc:
             error = first_line(exc)
@@ -100,6 +109,15 @@ class Writer:
             return Written(saved.id, saved.created)
         except SQLAlchemyError as exc:
             return Written(None, error=f"cannot store: {first_line(exc)}")
+
+    def _lock_topics(self, session: Session) -> None:
+        """The topic locks before the batch's first insert, not only before its judging:
+        items then get their ids in the order they are judged, across every process. With
+        several writers (cluster workers) on PostgreSQL, an item inserted before the lock
+        could get a smaller id than an item judged earlier by another worker, and "only
+        earlier items are originals" (decide.py) would miss that copy."""
+        if self.classifier is not None:
+            lock_topics(session, [t.name for t in self.config.topics])
 
     def _store_and_judge(self, session: Session, item: NewsItem) -> Written:
         started = time.thread_time()

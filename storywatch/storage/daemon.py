@@ -40,6 +40,8 @@ class CrawlRun(Base):
     bytes: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     pid: Mapped[int | None] = mapped_column(Integer)
+    # Cluster mode: the worker that ran it (storywatch.cluster); None for local children.
+    worker: Mapped[str | None] = mapped_column(String(200))
 
 
 class DaemonLease(Base):

@@ -1,6 +1,7 @@
 """Every table of storywatch, imported in one place for Alembic and for tests."""
 
 from storywatch.storage.classify import NearCopyBand, SeedPage
+from storywatch.storage.cluster import ClusterWorker, UrlClaim
 from storywatch.storage.daemon import CrawlRun, DaemonLease
 from storywatch.storage.models import Base, Item, ItemUrl, Judgement
 from storywatch.storage.notify import DigestDelivery, NotifySecret, Subscriber, Subscription
@@ -8,6 +9,7 @@ from storywatch.storage.validators import HttpValidator
 
 __all__ = [
     "Base",
+    "ClusterWorker",
     "CrawlRun",
     "DaemonLease",
     "DigestDelivery",
@@ -20,4 +22,5 @@ __all__ = [
     "SeedPage",
     "Subscriber",
     "Subscription",
+    "UrlClaim",
 ]

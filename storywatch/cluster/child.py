@@ -1,0 +1,63 @@
+"""The crawl child's side of cluster mode: who its worker is, and dying with it.
+
+The worker passes its id in the environment of the `storywatch crawl` child it starts
+(the same command the daemon runs locally). A child whose worker was killed with -9 must
+not crawl on unseen while the job is redelivered to another worker: on Linux it asks the
+kernel for SIGKILL when its parent dies (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from datetime import timedelta
+
+from storywatch.cluster.claims import UrlClaims
+from storywatch.cluster.slots import HostSlots
+from storywatch.config import Config
+from storywatch.storage import open_storage
+
+WORKER_ENV = "STORYWATCH_WORKER"
+WORKER_PID_ENV = "STORYWATCH_WORKER_PID"
+_PR_SET_PDEATHSIG = 1
+# A claim outlives the crawl that took it by this much at most (if its worker's row says
+# alive although the worker is gone, e.g. a frozen host).
+CLAIM_MARGIN = timedelta(minutes=5)
+# A host slot outlives the longest download by this much (then a dead worker's is free).
+SLOT_MARGIN_SECONDS = 30.0
+
+
+def die_with_parent() -> None:
+    """SIGKILL this process when its parent (the worker) dies; exit now if it already has."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    expected = os.environ.get(WORKER_PID_ENV)
+    if expected and os.getppid() != int(expected):  # the worker died before prctl
+        os._exit(1)
+
+
+def host_slots(config: Config) -> HostSlots | None:
+    """The cluster-wide per-host slots, when this crawl runs for a worker and the cluster
+    has a Redis for them."""
+    if not os.environ.get(WORKER_ENV) or config.cluster is None:
+        return None
+    url = config.cluster.slots_url()
+    if url is None:
+        return None
+    crawl = config.crawl
+    return HostSlots(url, crawl.concurrency_per_domain,
+                     crawl.download_timeout.total_seconds() + SLOT_MARGIN_SECONDS)
+
+
+def worker_claims(config: Config) -> UrlClaims | None:
+    """The claims of the worker that started this crawl, or None outside cluster mode."""
+    owner = os.environ.get(WORKER_ENV)
+    if not owner:
+        return None
+    die_with_parent()
+    storage = open_storage(config.storage.url, migrate=False)
+    return UrlClaims(storage, owner, config.crawl.timeout + CLAIM_MARGIN)
