@@ -17,6 +17,7 @@ PACKAGE = REPO / "storywatch"
 NOT_IMPORTED = {
     "lxml-html-clean": "trafilatura imports lxml.html.clean, split out of lxml 5.2",
     "psycopg": "SQLAlchemy's postgresql+psycopg dialect imports it",
+    "python-multipart": "FastAPI imports it (as python_multipart) to read the web app's forms",
 }
 
 

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from storywatch.cli import classify, crawl, daemon, demo, digest, items, subscribers
+from storywatch.cli import classify, crawl, daemon, demo, digest, items, subscribers, web
 from storywatch.cli.common import app, fail
 from storywatch.config import ConfigError
 from storywatch.storage import StorageError
@@ -14,7 +14,7 @@ from storywatch.storage import StorageError
 __all__ = ["app", "main"]
 
 # Registration order is the order of `storywatch --help`.
-for module in (crawl, items, classify, daemon, subscribers, digest, demo):
+for module in (crawl, items, classify, daemon, subscribers, digest, web, demo):
     module.register(app)
 
 

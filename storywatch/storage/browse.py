@@ -1,0 +1,267 @@
+"""Reads behind the web app: one topic's items, filtered, searched and paged by key.
+
+Paging is by key (the last entry's publication time and id), not by OFFSET: page 2,000
+of 100,000 items costs what page 1 costs, because the query walks the
+`ix_items_published_at` index from the key on and stops after one page. Full-text
+search uses the index of migration 0008 (FTS5 on SQLite, a tsvector on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    func,
+    inspect,
+    literal_column,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.orm import Session, aliased
+
+from storywatch.storage.models import Item, Judgement, Label
+
+UNCLASSIFIED = "unclassified"
+STATUS_CHOICES = ("followup", "duplicate", "offtopic", UNCLASSIFIED, "all")
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Longer searches are cut: a query of thousands of words is an attack, not a question.
+MAX_SEARCH_WORDS = 16
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """What the follow-ups list shows; every field but `topic` optional."""
+
+    topic: str
+    status: str = "followup"
+    source: str | None = None
+    language: str | None = None
+    since: date | None = None  # publication day, inclusive (UTC)
+    until: date | None = None  # publication day, inclusive (UTC)
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ends: the last entry's sort key. Items without a date sort last."""
+
+    published_at: datetime | None
+    item_id: int
+
+    def encode(self) -> str:
+        stamp = "-" if self.published_at is None else str(int(
+            self.published_at.timestamp() * 1_000_000))
+        return f"{stamp}.{self.item_id}"
+
+    @classmethod
+    def decode(cls, value: str) -> Cursor:
+        """Raises ValueError on anything but a cursor this module wrote."""
+        stamp, _, item_id = value.partition(".")
+        if not item_id.isdigit() or not (stamp == "-" or stamp.lstrip("-").isdigit()):
+            raise ValueError(f"{value!r} is not a page cursor")
+        when = None if stamp == "-" else datetime.fromtimestamp(int(stamp) / 1_000_000, UTC)
+        return cls(when, int(item_id))
+
+
+@dataclass
+class Entry:
+    """One line of the list: an item, or the newest report of a cluster and the others."""
+
+    id: int
+    title: str | None
+    url: str
+    source: str
+    language: str | None
+    published_at: datetime | None
+    status: str
+    judged: str
+    labelled: bool
+    confidence: float | None
+    cluster_id: str | None
+    also: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    entries: list[Entry]
+    next_cursor: str | None
+
+
+def search_words(query: str | None) -> list[str]:
+    return _WORD.findall(query or "")[:MAX_SEARCH_WORDS]
+
+
+def _search_condition(session: Session, item: Any, query: str) -> ColumnElement[bool] | None:
+    """Items whose title or text hold every word of the query, through the full-text index.
+
+    The user's text never reaches the index's query language as such: it is cut into
+    words, each quoted (FTS5) or passed as plain words (PostgreSQL's plainto_tsquery).
+    """
+    words = search_words(query)
+    if not words:
+        return None
+    if session.get_bind().dialect.name == "postgresql":
+        tsquery = func.plainto_tsquery(literal_column("'simple'::regconfig"), " ".join(words))
+        return _pg_column(item).op("@@")(tsquery)
+    match = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+    return item.id.in_(
+        select(literal_column("rowid")).select_from(text("items_fts"))
+        .where(text("items_fts MATCH :fts_query").bindparams(fts_query=match))
+    )
+
+
+def _pg_column(item: Any) -> Any:
+    """The generated `search` column of this (maybe aliased) items table; not mapped, as
+    SQLite has no such column."""
+    return literal_column(f"{inspect(item).selectable.name}.search")
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _conditions(session: Session, filters: ItemFilter, item: Any, judgement: Any,
+                label: Any) -> list[ColumnElement[bool]]:
+    effective = func.coalesce(label.status, judgement.status)
+    out: list[ColumnElement[bool]] = []
+    if filters.status == UNCLASSIFIED:
+        out.append(judgement.id.is_(None))
+    elif filters.status != "all":
+        out.append(effective == filters.status)
+    if filters.source:
+        out.append(item.source == filters.source)
+    if filters.language:
+        out.append(item.language == filters.language)
+    if filters.since:
+        out.append(item.published_at >= _day_start(filters.since))
+    if filters.until:
+        out.append(item.published_at < _day_start(filters.until + timedelta(days=1)))
+    if filters.search:
+        condition = _search_condition(session, item, filters.search)
+        if condition is not None:
+            out.append(condition)
+    return out
+
+
+def _joined(filters: ItemFilter, item: Any, judgement: Any, label: Any, *columns: Any) -> Any:
+    return select(*columns).select_from(item).outerjoin(
+        judgement, (judgement.item_id == item.id) & (judgement.topic == filters.topic)
+    ).outerjoin(label, (label.item_id == item.id) & (label.topic == filters.topic))
+
+
+def _before(item: Any, published_at: Any, item_id: Any) -> ColumnElement[bool]:
+    """`item` sorts before the key (published_at, item_id) in the newest-first order."""
+    return or_(
+        and_(item.published_at.is_not(None), published_at.is_(None)),
+        item.published_at > published_at,
+        and_(item.published_at == published_at, item.id > item_id),
+        and_(item.published_at.is_(None), published_at.is_(None), item.id > item_id),
+    )
+
+
+def list_entries(session: Session, filters: ItemFilter, *, after: Cursor | None = None,
+                 limit: int = 50) -> Page:
+    """A page of entries, newest first. A cluster is shown once, as its newest report that
+    passes the filters, with the cluster's other reports that pass them as `also`."""
+    item, judgement, label = Item, Judgement, Label
+    columns = (item.id, item.title, item.url, item.source, item.language, item.published_at,
+               judgement.status, label.status, judgement.confidence, judgement.cluster_id)
+    query = _joined(filters, item, judgement, label, *columns).where(
+        *_conditions(session, filters, item, judgement, label))
+    # A cluster's newer report passing the same filters hides this one.
+    other_item, other_judgement, other_label = (aliased(Item, name="other_item"),
+                                                aliased(Judgement, name="other_judgement"),
+                                                aliased(Label, name="other_label"))
+    newer = _joined(filters, other_item, other_judgement, other_label, other_item.id).where(
+        other_judgement.cluster_id == judgement.cluster_id,
+        other_item.id != item.id,
+        _before(other_item, item.published_at, item.id),
+        *_conditions(session, filters, other_item, other_judgement, other_label),
+    )
+    query = query.where(or_(judgement.cluster_id.is_(None), ~exists(newer)))
+    if after is not None:
+        if after.published_at is None:
+            query = query.where(item.published_at.is_(None), item.id < after.item_id)
+        else:
+            query = query.where(or_(
+                item.published_at < after.published_at,
+                and_(item.published_at == after.published_at, item.id < after.item_id),
+                item.published_at.is_(None)))
+    query = query.order_by(item.published_at.desc().nulls_last(), item.id.desc())
+    rows = session.execute(query.limit(limit + 1)).all()
+    entries = [Entry(id=r[0], title=r[1], url=r[2], source=r[3], language=r[4],
+                     published_at=r[5], status=r[7] or r[6] or UNCLASSIFIED,
+                     judged=r[6] or UNCLASSIFIED, labelled=r[7] is not None,
+                     confidence=r[8], cluster_id=r[9]) for r in rows[:limit]]
+    _attach_cluster_reports(session, filters, entries)
+    next_cursor = None
+    if len(rows) > limit:
+        last = entries[-1]
+        next_cursor = Cursor(last.published_at, last.id).encode()
+    return Page(entries, next_cursor)
+
+
+def _attach_cluster_reports(session: Session, filters: ItemFilter, entries: list[Entry]) -> None:
+    clusters = {e.cluster_id: e for e in entries if e.cluster_id}
+    if not clusters:
+        return
+    query = _joined(filters, Item, Judgement, Label, Item.id, Item.source, Item.title,
+                    Item.url, Judgement.cluster_id).where(
+        Judgement.cluster_id.in_(list(clusters)),
+        *_conditions(session, filters, Item, Judgement, Label),
+    ).order_by(Item.published_at.desc().nulls_last(), Item.id.desc())
+    for item_id, source, title, url, cluster_id in session.execute(query):
+        entry = clusters[cluster_id]
+        if item_id != entry.id:
+            entry.also.append({"id": item_id, "source": source, "title": title, "url": url})
+
+
+def status_counts(session: Session, topic: str) -> dict[str, int]:
+    """How many items the topic has per status (a label counts over the judgement)."""
+    effective = func.coalesce(Label.status, Judgement.status)
+    query = select(effective, func.count()).select_from(Judgement).outerjoin(
+        Label, (Label.item_id == Judgement.item_id) & (Label.topic == Judgement.topic)
+    ).where(Judgement.topic == topic).group_by(effective)
+    counts = {status: 0 for status in ("followup", "duplicate", "offtopic")}
+    counts.update({status: count for status, count in session.execute(query)})
+    return counts
+
+
+def followups_per_day(session: Session, topic: str, *, days: int = 60,
+                      now: datetime | None = None) -> dict[date, dict[str, int]]:
+    """day -> source -> follow-ups published that day, over the last `days` days."""
+    now = now or datetime.now(UTC)
+    start = _day_start((now - timedelta(days=days - 1)).date())
+    effective = func.coalesce(Label.status, Judgement.status)
+    query = select(Item.published_at, Item.source).select_from(Judgement).join(
+        Item, Item.id == Judgement.item_id
+    ).outerjoin(Label, (Label.item_id == Judgement.item_id) & (Label.topic == Judgement.topic)
+                ).where(Judgement.topic == topic, effective == "followup",
+                        Item.published_at >= start)
+    out: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for published_at, source in session.execute(query):
+        if published_at is not None:
+            out[published_at.date()][source] += 1
+    return {day: dict(sources) for day, sources in out.items()}
+
+
+def topic_sources(session: Session, topic: str) -> list[str]:
+    """The sources and languages offered as filters: those the topic's items come from."""
+    query = select(Item.source).join(Judgement, Judgement.item_id == Item.id).where(
+        Judgement.topic == topic).group_by(Item.source).order_by(Item.source)
+    return list(session.execute(query).scalars())
+
+
+def topic_languages(session: Session, topic: str) -> list[str]:
+    query = select(Item.language).join(Judgement, Judgement.item_id == Item.id).where(
+        Judgement.topic == topic, Item.language.is_not(None)).group_by(Item.language
+                                                                     ).order_by(Item.language)
+    return [language for language in session.execute(query).scalars() if language]
