@@ -27,7 +27,7 @@ def web(
     from pydantic import ValidationError
 
     from storywatch.config import WebConfig
-    from storywatch.web.auth import PASSWORD_ENV, password_from_environment
+    from storywatch.web.auth import missing_password, password_from_environment
     from storywatch.web.crawls import ChildCrawls
 
     opts = options(ctx)
@@ -37,10 +37,10 @@ def web(
         WebConfig(listen=address)
     except ValidationError:
         fail(f"--listen {address!r} is not HOST:PORT (e.g. 127.0.0.1:8080)")
+    problem = missing_password(config.web.read)
+    if problem:
+        fail(problem)
     password = password_from_environment()
-    if password is None and config.web.read == "login":
-        fail(f"set ${PASSWORD_ENV} (the password for logging in), or make reading public "
-             "with [web] read = \"public\" in the config")
     storage = opts.storage(config)
     from storywatch.web.app import create_app
     from storywatch.web.serve import start_web_server

@@ -34,6 +34,15 @@ def password_from_environment() -> str | None:
     return value if value else None
 
 
+def missing_password(read: str) -> str | None:
+    """Why the web app cannot start as configured, or None: with reading behind the login
+    and no password, nobody could see anything."""
+    if read == "login" and password_from_environment() is None:
+        return (f"set ${PASSWORD_ENV} (the password for logging in to the web app), or "
+                "make reading public with [web] read = \"public\" in the config")
+    return None
+
+
 @dataclass(frozen=True)
 class Visitor:
     session_id: str
