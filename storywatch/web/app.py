@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from storywatch.config import Config
 from storywatch.storage import Storage
-from storywatch.web import api, feeds, pages, present, sources, subscriptions
+from storywatch.web import api, feeds, pages, present, sources, subscriptions, unsubscribe
 from storywatch.web.auth import Auth
 from storywatch.web.context import (
     CONTENT_SECURITY_POLICY,
@@ -42,18 +42,22 @@ def _templates() -> Environment:
 
 
 def create_app(config: Config, storage: Storage, *, password: str | None,
-               crawl_now: CrawlNow | None = None) -> FastAPI:
+               crawl_now: CrawlNow | None = None, unsubscribe_only: bool = False) -> FastAPI:
     """The app over this store. `password`: from $STORYWATCH_WEB_PASSWORD (None: nobody
-    can log in or write); `crawl_now`: what the "crawl now" button calls."""
+    can log in or write); `crawl_now`: what the "crawl now" button calls;
+    `unsubscribe_only`: nothing but the unsubscribe page (`digest serve-unsubscribe`)."""
     app = FastAPI(title="storywatch", version="1", docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json",
                   description="Read the stored items, their judgements and the sources' "
                               "runs; record human labels.")
     app.state.web = WebContext(config=config, storage=storage,
                                auth=Auth(password, public_read=config.web.read == "public"),
-                               templates=_templates(), crawl_now=crawl_now)
+                               templates=_templates(), crawl_now=crawl_now,
+                               navigation=not unsubscribe_only)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (pages, feeds, sources, subscriptions, api):
+    routers = [unsubscribe] if unsubscribe_only else [pages, feeds, sources, subscriptions,
+                                                      unsubscribe, api]
+    for module in routers:
         app.include_router(module.router)
 
     @app.middleware("http")

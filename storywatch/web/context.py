@@ -39,6 +39,7 @@ class WebContext:
     auth: Auth
     templates: Environment
     crawl_now: CrawlNow | None
+    navigation: bool = True  # off when only the unsubscribe page is served
 
 
 def context(request: Request) -> WebContext:
@@ -55,7 +56,8 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
     web = context(request)
     visitor = visitor_of(request)
     page = web.templates.get_template(template).render(
-        request_path=request.url.path, topics=[t.name for t in web.config.topics],
+        request_path=request.url.path, navigation=web.navigation,
+        topics=[t.name for t in web.config.topics],
         logged_in=visitor.logged_in, may_write_at_all=web.auth.password is not None,
         csrf_field=CSRF_FIELD, csrf_token=web.auth.csrf_token(visitor), **values)
     return HTMLResponse(page, status_code=status_code)

@@ -1,14 +1,8 @@
-"""Subscribers and their schedules, the digest preview, and the unsubscribe page.
-
-The unsubscribe page keeps its contract (it moved here from notify/web.py): GET only
-asks, because mail scanners fetch every link in a message; POST unsubscribes, which is
-also what RFC 8058 one-click unsubscribing sends. It needs no login: the signed token in
-the link is the authority, and it is exempt from the CSRF check for the same reason.
-"""
+"""Subscribers and their schedules, and the digest preview (the unsubscribe page is in
+web/unsubscribe.py)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 from urllib.parse import quote
 
@@ -17,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from storywatch.normalise.dates import utc_now
+from storywatch.notify.preview import recent_followups_digest
 from storywatch.notify.subscribers import (
     WEEKDAYS,
     Schedule,
@@ -26,12 +21,10 @@ from storywatch.notify.subscribers import (
     normalise_email,
     remove_subscription,
 )
-from storywatch.notify.tokens import BadToken, read_token, redeem, signing_secret, subscription_of
 from storywatch.web.context import context, render, require_read, require_write
 from storywatch.web.pages import topic_name
 
 router = APIRouter(include_in_schema=False)
-log = logging.getLogger(__name__)
 # The digest preview is the mail's own HTML (sanitised by nh3, styles inlined by
 # css-inline): it may use inline styles, and nothing else.
 PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:"
@@ -84,7 +77,6 @@ def remove(request: Request, email: Annotated[str, Form()], topic: Annotated[str
 def preview(request: Request, topic: str, email: str | None = None) -> Response:
     """The digest this subscriber would get now (or, without one, the topic's recent
     follow-ups); nothing is sent or recorded."""
-    from storywatch.cli.digest import recent_followups_digest
     from storywatch.notify.render import render_digest
     from storywatch.notify.send import pending_digest
 
@@ -105,23 +97,3 @@ def preview(request: Request, topic: str, email: str | None = None) -> Response:
                       message=f"No follow-ups of {name} are pending for this digest.")
     rendered = render_digest(digest, unsubscribe_url=None, schedule=schedule.describe())
     return HTMLResponse(rendered.html, headers={"Content-Security-Policy": PREVIEW_POLICY})
-
-
-@router.api_route("/unsubscribe", methods=["GET", "POST"])
-def unsubscribe(request: Request, token: str = "") -> Response:
-    web = context(request)
-    with web.storage.session() as session:
-        try:
-            wanted = read_token(signing_secret(session), token)
-            subscription_of(session, wanted)  # an earlier subscription's link: refused
-        except BadToken as exc:
-            return render(request, "unsubscribe.html", status_code=400, title="Invalid link",
-                          problem=str(exc), wanted=None, token=token, done=None)
-        if request.method == "GET":
-            return render(request, "unsubscribe.html", title="Unsubscribe?", problem=None,
-                          wanted=wanted, token=token, done=None)
-        removed = redeem(session, wanted)
-    log.info("unsubscribed %s from %s via the web (%s)", wanted.email, wanted.topic,
-             "removed" if removed else "already gone")
-    return render(request, "unsubscribe.html", title="Unsubscribed", problem=None,
-                  wanted=wanted, token=token, done=True)
