@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,7 @@ def check_accessibility(tab: Any, name: str, backend: str) -> None:
     tab.screenshot(path=str(ARTIFACTS / f"web-{name}-{backend}.png"), full_page=True)
     levels = tab.evaluate(HEADINGS_SCRIPT)
     assert levels.count(1) == 1, f"{name}: one h1 per page, found {levels}"
-    assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False)), \
+    assert all(b - a <= 1 for a, b in pairwise(levels)), \
         f"{name}: heading levels skip: {levels}"
     assert tab.evaluate(UNLABELLED_SCRIPT) == [], f"{name}: form controls without a label"
     assert tab.evaluate(CONTRAST_SCRIPT) == [], f"{name}: text below WCAG AA contrast"
