@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import delete, update
 
 from storywatch.storage import Storage
@@ -66,5 +67,22 @@ def test_the_index_is_backfilled_and_kept_in_step(database_url: str) -> None:
             session.execute(delete(Item).where(Item.id == before))
         assert found(storage, "lighthouse") == set()
         assert found(storage, "") == {after}  # no words: no search filter
+    finally:
+        storage.dispose()
+
+
+def test_common_words_are_searched_by_walking_the_list(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other plan (storage.browse.DENSE_MATCHES): same answers."""
+    from storywatch.storage import browse
+
+    storage = open_storage(database_url)
+    try:
+        ids = [add(storage, f"k{n}", f"Quay report {n}", f"Cranes idle on day {n}.")
+               for n in range(4)]
+        other = add(storage, "other", "Weather", "Rain all week.")
+        monkeypatch.setattr(browse, "DENSE_MATCHES", 2)
+        assert found(storage, "cranes idle") == set(ids)
+        assert found(storage, "rain") == {other}
     finally:
         storage.dispose()

@@ -20,6 +20,7 @@ from storywatch.config import Config
 from storywatch.storage import Storage
 from storywatch.web import api, feeds, pages, present, sources, subscriptions, unsubscribe
 from storywatch.web.auth import Auth
+from storywatch.web.choices import FilterChoices
 from storywatch.web.context import (
     CONTENT_SECURITY_POLICY,
     HERE,
@@ -53,6 +54,7 @@ def create_app(config: Config, storage: Storage, *, password: str | None,
     app.state.web = WebContext(config=config, storage=storage,
                                auth=Auth(password, public_read=config.web.read == "public"),
                                templates=_templates(), crawl_now=crawl_now,
+                               choices=FilterChoices(storage),
                                navigation=not unsubscribe_only)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     routers = [unsubscribe] if unsubscribe_only else [pages, feeds, sources, subscriptions,

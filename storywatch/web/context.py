@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from storywatch.config import Config
 from storywatch.storage import Storage
 from storywatch.web.auth import CSRF_FIELD, SESSION_COOKIE, SESSION_MAX_AGE, Auth, Visitor
+from storywatch.web.choices import FilterChoices
 
 HERE = Path(__file__).parent
 # Every page may load only our own stylesheet and post only to us; inline SVG needs no
@@ -39,6 +40,7 @@ class WebContext:
     auth: Auth
     templates: Environment
     crawl_now: CrawlNow | None
+    choices: FilterChoices
     navigation: bool = True  # off when only the unsubscribe page is served
 
 

@@ -21,8 +21,6 @@ from storywatch.storage.browse import (
     followups_per_day,
     list_entries,
     status_counts,
-    topic_languages,
-    topic_sources,
 )
 from storywatch.storage.labels import STATUSES, labels_of_items, save_label
 from storywatch.storage.models import Item, Judgement
@@ -114,8 +112,7 @@ def followups_page(
     with web.storage.session() as session:
         page = list_entries(session, filters, after=parse_cursor(after),
                             limit=web.config.web.page_size)
-        sources = topic_sources(session, filters.topic)
-        languages = topic_languages(session, filters.topic)
+    sources, languages = web.choices.of(filters.topic)
     values = {"status": status, "source": source, "language": language, "since": since,
               "until": until, "q": q}
     return render(request, "followups.html", title=f"{filters.topic}: items",
