@@ -159,6 +159,8 @@ def main() -> int:
                 "follow-ups, search 'bridge'": ([f"{listing}?q=bridge"] * n, (150, 400)),
                 "follow-ups, search 'northern bridge'": (
                     [f"{listing}?q=northern+bridge&status=all"] * n, (150, 400)),
+                "follow-ups, search '12345' (rare)": (
+                    [f"{listing}?q=12345&status=all"] * n, (150, 400)),
                 "item page": ([f"/items/{i}" for i in ids], (150, 400)),
                 "Atom feed": ([f"{listing}.atom"] * n, (100, 10_000)),
                 "topics page (chart)": (["/"] * max(5, n // 6), None),

@@ -346,3 +346,19 @@ def test_public_read_lets_anyone_read_but_not_write(tmp_path: Path, database_url
                 "/login").text)}).status_code == 401
     finally:
         storage.dispose()
+
+
+@pytest.mark.parametrize(("section", "problem"), [
+    ('listen = "8080"', "web.listen"),
+    ('read = "everyone"', "web.read"),
+    ('password = "hunter2"', "web.password"),  # never from the config file
+])
+def test_a_bad_web_section_names_the_file_and_the_field(
+        tmp_path: Path, section: str, problem: str) -> None:
+    from storywatch.config import ConfigError, load_config
+
+    path = tmp_path / "storywatch.toml"
+    path.write_text(f"[web]\n{section}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(path) in str(caught.value) and problem in str(caught.value)
