@@ -6,8 +6,9 @@ Create Date: 2026-11-30
 
 SQLite: an external-content FTS5 table over items(title, text), kept in step by
 triggers, rebuilt from the stored items here. PostgreSQL: a stored generated tsvector
-column (filled for existing rows by the ALTER itself) with a GIN index. The 'simple'
-configuration: items come in many languages, and a stemmer for one would mangle others.
+column (filled for existing rows by the ALTER itself) with a GIN index, and an index in
+the web list's order. The 'simple' configuration: items come in many languages, and a
+stemmer for one would mangle others.
 """
 
 from collections.abc import Sequence
@@ -43,8 +44,11 @@ _POSTGRES_UP = [
     "ALTER TABLE items ADD COLUMN search tsvector GENERATED ALWAYS AS "
     "(to_tsvector('simple'::regconfig, coalesce(title, '') || ' ' || text)) STORED",
     "CREATE INDEX ix_items_search ON items USING gin (search)",
+    # The web list's order (newest first, undated last): a backward scan of the ascending
+    # published_at index gives NULLs first, so PostgreSQL would sort instead of walking.
+    "CREATE INDEX ix_items_listing ON items (published_at DESC NULLS LAST, id DESC)",
 ]
-_POSTGRES_DOWN = ["DROP INDEX IF EXISTS ix_items_search",
+_POSTGRES_DOWN = ["DROP INDEX IF EXISTS ix_items_listing", "DROP INDEX IF EXISTS ix_items_search",
                   "ALTER TABLE items DROP COLUMN IF EXISTS search"]
 
 
