@@ -10,6 +10,7 @@ search), item pages, and the Atom feed.
 Goals: follow-ups page and item page <= 150 ms median and <= 400 ms p95; Atom <= 100 ms.
 
 Usage: python benchmarks/web_pages.py [--items 100000] [--requests 60] [--database URL]
+       [--filled]  (the database holds an earlier run's items: time only)
 """
 
 from __future__ import annotations
@@ -109,12 +110,15 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=60, help="timed requests per page kind")
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument("--filled", action="store_true",
+                        help="the --database holds the items of an earlier run already")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="sw-web-bench-"))
     url = args.database or f"sqlite:///{workdir / 'storywatch.db'}"
-    print(f"filling {args.items:,} items into {url.split(':')[0]} ...", flush=True)
-    print(f"filled in {fill(url, args.items):.1f} s")
+    if not args.filled:
+        print(f"filling {args.items:,} items into {url.split(':')[0]} ...", flush=True)
+        print(f"filled in {fill(url, args.items):.1f} s")
     config = workdir / "storywatch.toml"
     (workdir / "seed.txt").write_text("seed", encoding="utf-8")
     port = free_port()
