@@ -262,7 +262,6 @@ def test_json_api_items_explain_label_and_openapi(web_world: World) -> None:
     assert client.get("/api/items/999999", headers=bearer).status_code == 404
     sources = client.get("/api/sources", headers=bearer).json()
     assert sources[0]["source"] == "quay-news" and sources[0]["last_run"] is None
-    assert client.get("/api/runs", headers=bearer).json() == []
     spec = client.get("/api/openapi.json").json()
     assert spec["openapi"].startswith("3.")
     for path in ("/api/items", "/api/items/{item_id}", "/api/items/{item_id}/explain",
@@ -272,10 +271,25 @@ def test_json_api_items_explain_label_and_openapi(web_world: World) -> None:
 
 
 def test_sources_page_and_crawl_now(web_world: World) -> None:
+    from storywatch.storage.daemon import CrawlRun
+
     client = client_for(web_world)
     log_in(client)
     page = client.get("/sources").text
     assert "quay-news" in page and "never" in page
+    with web_world.storage.session() as session:
+        for n, (outcome, error) in enumerate([("ok", None), ("failed", "<b>HTTP 503</b>")]):
+            session.add(CrawlRun(batch=f"b{n}", source="quay-news", outcome=outcome,
+                                 started_at=NOW + timedelta(minutes=n),
+                                 finished_at=NOW + timedelta(minutes=n, seconds=30),
+                                 seen=12, new=3 + n, failed=0, requests=14 + n,
+                                 bytes=2048 * (n + 1), error=error))
+    page = client.get("/sources").text
+    row = page[page.index("quay-news"):page.index("</tr>", page.index("quay-news"))]
+    assert "failed" in row and "&lt;b&gt;HTTP 503&lt;/b&gt;" in row
+    assert "1 failure in a row" in row and "4 / 12" in row and "15" in row and "4.0 KB" in row
+    runs = client.get("/api/runs", headers={"Authorization": f"Bearer {PASSWORD}"}).json()
+    assert [r["outcome"] for r in runs] == ["failed", "ok"]
     done = client.post("/sources/quay-news/crawl", data={"csrf_token": csrf_of(page)})
     assert done.status_code == 303
     assert client.app.state.crawls_started == ["quay-news"]  # type: ignore[attr-defined]
