@@ -118,7 +118,7 @@ def test_a_label_is_kept_apart_shown_and_teaches_the_topic(database_url: str) ->
     with storage.session() as session:
         labels = session.execute(select(Label.item_id, Label.status)).all()
         assert [(r.item_id, r.status) for r in labels] == [(ids["fu-013"], "offtopic")]
-        rows = {r.item.id: r.as_json() for r in iter_items(session, topic="deserters")}
+        rows = {r.item_id: r.as_json() for r in iter_items(session, topic="deserters")}
         judged = {r.item_id: r.status for r in session.execute(select(Judgement)).scalars()}
     # What a reader sees is the label; the machine's own judgement stays visible.
     assert rows[ids["fu-013"]]["status"] == "offtopic"

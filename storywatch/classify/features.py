@@ -34,7 +34,7 @@ import numpy as np
 from storywatch.classify.embeddings import DIMENSIONS, Embedder
 from storywatch.classify.novelty import measure
 from storywatch.classify.relevance import Profile, Relevance, build_profile, score
-from storywatch.classify.text import Analysed, analyse
+from storywatch.classify.text import Analysed, analyse, language_key
 
 # The news of an article is in its title and first sentences: these are compared one by
 # one with the seeds' sentences (about 1 ms each); the rest only counts lexically.
@@ -86,8 +86,16 @@ def doc_text(title: str | None, text: str) -> str:
     return doc[:DOC_CHARS]
 
 
-def view(text: str, language: str | None, title: str | None, embedder: Embedder) -> TextView:
-    analysed = analyse(text, language, title)
+def full_analysis(language: str | None, topic_language: str | None) -> bool:
+    """Whether a text gets the full (lemmatised) analysis: in the topic's own language, or
+    when there is no topic yet (the seeds themselves). See text.analyse."""
+    return topic_language is None or language_key(language) == topic_language
+
+
+def view(text: str, language: str | None, title: str | None, embedder: Embedder, *,
+         full: bool = True, analysed: Analysed | None = None) -> TextView:
+    if analysed is None:
+        analysed = analyse(text, language, title, full=full)
     lead = analysed.sentences[:LEAD_SENTENCES]
     vectors = embedder.embed([doc_text(title, text), *lead])
     empty = np.zeros((0, DIMENSIONS), dtype=np.float32)

@@ -26,8 +26,8 @@ from storywatch.classify.text import _TOKEN, Analysed, skeleton, zipf
 _MAX_ZIPF = 7.0
 
 
-def term_weight(term: str, language: str) -> float:
-    return max(0.0, _MAX_ZIPF - zipf(term, language))
+def term_weight(term: str, language: str, small: bool = False) -> float:
+    return max(0.0, _MAX_ZIPF - zipf(term, language, small))
 
 
 def _tf(count: int) -> float:
@@ -139,7 +139,8 @@ def score(item: Analysed, profile: Profile) -> Relevance:
         if len(term) >= 5:
             key = skeleton(term)
             if len(key) >= 3:
-                keys[key] = keys.get(key, 0.0) + _tf(count) * term_weight(term, item.language)
+                keys[key] = keys.get(key, 0.0) + _tf(count) * term_weight(
+                    term, item.language, not item.full)
     cross = _cosine(keys, profile.keys, profile.keys_norm)
     if item.language == profile.language:
         vector = {t: _tf(c) * term_weight(t, item.language) for t, c in item.terms.items()}

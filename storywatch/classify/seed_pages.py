@@ -6,7 +6,6 @@ classify/seeds.py starts in a child process, can build the row without importing
 
 from __future__ import annotations
 
-from storywatch.extraction import extract_article
 from storywatch.normalise.dates import utc_now
 from storywatch.normalise.language import detect_language
 from storywatch.normalise.urls import canonical_url
@@ -19,6 +18,10 @@ class SeedError(Exception):
 
 def seed_page_from_html(ref: str, html: str) -> SeedPage:
     """The row kept for a fetched seed URL; SeedError when the page holds no article."""
+    # Deferred: trafilatura and its parsers (8 MB, 0.2 s) are needed only for seed pages,
+    # not in the process that judges a crawl's items.
+    from storywatch.extraction import extract_article
+
     article = extract_article(html, ref)
     if not article.text.strip():
         raise SeedError(f"seed {ref}: no article text found on the page")

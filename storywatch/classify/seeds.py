@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from storywatch.classify.seed_pages import SeedError, seed_page_from_html
 from storywatch.config import Config
-from storywatch.extraction import extract_article
 from storywatch.normalise.language import detect_language
 from storywatch.normalise.text import clean_text
 from storywatch.normalise.urls import canonical_url
@@ -60,6 +59,10 @@ def load_seed(ref: str, session: Session | None = None) -> Seed:
     except (OSError, UnicodeDecodeError) as exc:
         raise SeedError(f"seed {ref}: cannot read the file: {exc}") from None
     if path.suffix.lower() in (".html", ".htm"):
+        # Deferred: trafilatura and its parsers (8 MB, 0.2 s) are needed only for seed pages,
+        # not in the process that judges a crawl's items.
+        from storywatch.extraction import extract_article
+
         article = extract_article(raw, None)
         title, text, declared = article.title, article.text, article.language
         published = article.published_at

@@ -53,12 +53,27 @@ COMMON_IN_ENGLISH = 4.0
 
 
 @lru_cache(maxsize=200_000)
-def zipf(word: str, language: str) -> float:
-    """How common a word is in its language (0 = unknown, 7 = "the"); cached, it is slow."""
+def zipf(word: str, language: str, small: bool = False) -> float:
+    """How common a word is in its language (0 = unknown, 7 = "the"); cached, it is slow.
+
+    `small` reads wordfreq's small list (words down to Zipf 3, 3-11 MB a language, loaded
+    in 0.03 s) instead of the best one (down to Zipf 1, 20-130 MB, up to 1 s): what a
+    language other than the topic's needs (see `analyse`).
+    """
     try:
-        return float(wordfreq.zipf_frequency(word, language))
+        return float(wordfreq.zipf_frequency(word, language,
+                                             wordlist="small" if small else "best"))
     except LookupError:
         return 0.0
+
+
+# Languages analysed in full whatever the topic's language (see `analyse`).
+ALWAYS_FULL = frozenset({"de"})
+
+
+def language_key(language: str | None) -> str:
+    """The two-letter code every layer keys languages by (an unknown language is English)."""
+    return (language or "en").lower()[:2]
 
 
 @lru_cache(maxsize=200_000)
@@ -144,26 +159,30 @@ class Analysed:
     sentence_anchors: list[set[str]]
     terms: Counter[str] = field(default_factory=Counter)
     anchors: set[str] = field(default_factory=set)
+    full: bool = True  # lemmas and the best word lists (see `analyse`)
 
     @property
     def term_set(self) -> set[str]:
         return set(self.terms)
 
 
-def content_terms(sentence: str, language: str) -> list[str]:
-    """Lemmas of the words that carry meaning: no digits-only tokens, no very common words."""
+def content_terms(sentence: str, language: str, full: bool = True) -> list[str]:
+    """Lemmas of the words that carry meaning: no digits-only tokens, no very common words.
+    Not `full`: lower-cased word forms, common by the small word list (see `analyse`)."""
     out = []
     for token in _TOKEN.findall(sentence):
-        term = _content_term(token.lower(), language)
+        term = _content_term(token.lower(), language, full)
         if term is not None:
             out.append(term)
     return out
 
 
 @lru_cache(maxsize=400_000)
-def _content_term(low: str, language: str) -> str | None:
+def _content_term(low: str, language: str, full: bool = True) -> str | None:
     if low.isdigit() or len(low) < 3:
         return None
+    if not full:
+        return None if zipf(low, language, small=True) >= COMMON_ZIPF else low
     lem = lemma(low, language)
     if zipf(low, language) >= COMMON_ZIPF and zipf(lem, language) >= COMMON_ZIPF:
         return None
@@ -171,15 +190,19 @@ def _content_term(low: str, language: str) -> str | None:
 
 
 @lru_cache(maxsize=200_000)
-def is_name(token: str, language: str) -> bool:
+def is_name(token: str, language: str, full: bool = True) -> bool:
     """A capitalised word that is a person, place or organisation of the story.
 
     Outside German: a word the lemmatiser does not know, or a rare one. German capitalises
     every noun and simplemma's German dictionary also lists first names and places, so
     there a known word counts as a name only when it is also used in English (Oswald,
-    Samara, BAMF; German nouns such as Strafverfolgung are not).
+    Samara, BAMF; German nouns such as Strafverfolgung are not). Not `full`: a word
+    below the small word list's floor (Zipf 3), with no lemmatiser asked (never German:
+    see `analyse`).
     """
     low = token.lower()
+    if not full:
+        return zipf(low, language, small=True) < NAME_MAX_ZIPF
     if zipf(low, language) >= COMMON_ZIPF:
         return False  # a common word capitalised (Евросоюза, EU, Monday)
     if not _known(low, language):
@@ -207,7 +230,8 @@ def _known(word: str, language: str) -> bool:
 _TIME_OF_DAY = re.compile(r"\b\d{1,2}(?:[:h]|\.(?=\d{2}\s*[ap]\.?m))\d{2}\b", re.IGNORECASE)
 
 
-def anchors_of(sentence: str, language: str, *, first_is_start: bool = True) -> set[str]:
+def anchors_of(sentence: str, language: str, *, first_is_start: bool = True,
+               full: bool = True) -> set[str]:
     """Numbers (#2000) and rare capitalised names (@chvlv) in a sentence.
 
     The day of a date ("Oct 10", "14 октября") is left out: a dateline or "on Tuesday,
@@ -223,19 +247,19 @@ def anchors_of(sentence: str, language: str, *, first_is_start: bool = True) -> 
     tokens = _TOKEN.findall(sentence)
     if first_is_start and tokens and len(tokens[0]) >= 3 and tokens[0].isupper():
         # An acronym opening a sentence (OFPRA, BAMF) is a name, not a capitalised word.
-        found.update(_name_anchors(tokens[0], language))
+        found.update(_name_anchors(tokens[0], language, full))
     for token in tokens[1:] if first_is_start else tokens:
         if token[:1].isupper() or "-" in token or "'" in token or "’" in token:
-            found.update(_name_anchors(token, language))
+            found.update(_name_anchors(token, language, full))
     return found
 
 
 @lru_cache(maxsize=200_000)
-def _name_anchors(token: str, language: str) -> tuple[str, ...]:
+def _name_anchors(token: str, language: str, full: bool = True) -> tuple[str, ...]:
     out = []
     # Elisions and compounds: C'est -> est, EU-Staaten -> EU, Staaten.
     for part in _PARTS.split(token):
-        if len(part) < 3 or not part[:1].isupper() or not is_name(part, language):
+        if len(part) < 3 or not part[:1].isupper() or not is_name(part, language, full):
             continue
         key = skeleton(part)
         if len(key) >= 3:
@@ -243,9 +267,22 @@ def _name_anchors(token: str, language: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def analyse(text: str, language: str | None, title: str | None = None) -> Analysed:
-    """Split into sentences and collect terms and anchors; the title counts as a sentence."""
-    lang = (language or "en").lower()[:2]
+def analyse(text: str, language: str | None, title: str | None = None, *,
+            full: bool = True) -> Analysed:
+    """Split into sentences and collect terms and anchors; the title counts as a sentence.
+
+    `full` analysis (lemmas, the best word lists) is for text in the topic's own language,
+    compared word for word with its seeds. Text in any other language is compared on
+    consonant skeletons, which keep a word's first four consonants, and lemmas rarely
+    change those; so it is analysed without the lemmatiser and with the small word lists.
+    That keeps a judge's memory to the topic's language: simplemma's dictionaries take
+    25-410 MB a language (Polish 410 MB and 8 s to load), wordfreq's best lists 20-130 MB.
+    German is always analysed in full: it capitalises every noun, and only the
+    lemmatiser's dictionary tells its nouns from names (frequency cannot: Donezk and
+    Strafverfolgung are equally common).
+    """
+    lang = language_key(language)
+    full = full or lang in ALWAYS_FULL
     sentences = split_sentences(text)
     if title and title.strip():
         sentences = [title.strip(), *sentences]
@@ -255,10 +292,10 @@ def analyse(text: str, language: str | None, title: str | None = None) -> Analys
     anchors: set[str] = set()
     for sentence in sentences:
         sentence = unicodedata.normalize("NFC", sentence)
-        ts = content_terms(sentence, lang)
-        an = anchors_of(sentence, lang)
+        ts = content_terms(sentence, lang, full)
+        an = anchors_of(sentence, lang, full=full)
         sentence_terms.append(set(ts))
         sentence_anchors.append(an)
         terms.update(ts)
         anchors |= an
-    return Analysed(lang, sentences, sentence_terms, sentence_anchors, terms, anchors)
+    return Analysed(lang, sentences, sentence_terms, sentence_anchors, terms, anchors, full)

@@ -24,6 +24,7 @@ from storywatch.classify.features import (
     NOVELTY_SIGNALS,
     TOPIC_SIGNALS,
     Reference,
+    full_analysis,
     signals,
     view,
 )
@@ -61,7 +62,8 @@ def story_examples(story: str, seeds: Sequence[dict[str, Any]],
         shingles = near_copies.shingles(record["text"])
         if any(near_copies.compare(shingles, s).is_copy for s in seed_shingles):
             continue
-        item_view = view(record["text"], record.get("language"), record.get("title"), embedder)
+        item_view = view(record["text"], record.get("language"), record.get("title"), embedder,
+                         full=full_analysis(record.get("language"), reference.profile.language))
         found = signals(item_view, reference, ignore_names=[record.get("source") or ""],
                         published_at=to_utc(record.get("published_at")))
         out.append(Example(story, found.values, record["label"], record))

@@ -87,9 +87,7 @@ def load_rows(
         from storywatch.storage.repository import iter_items
 
         for row in iter_items(session, topic=topic, status=status, since=since,
-                              uncertain=uncertain):
-            if limit is not None and len(rows) >= limit:
-                break
+                              uncertain=uncertain, limit=limit):
             rows.append(row.as_json(topic))
     return rows
 
