@@ -22,7 +22,7 @@ def web(
     says [web] read = "public". Put an HTTPS reverse proxy in front to serve it beyond
     this machine (docs/web.md).
 
-    Example: STORYWATCH_WEB_PASSWORD=... storywatch web --listen 127.0.0.1:8080
+    Example: storywatch --config storywatch.toml web --listen 127.0.0.1:8080
     """
     from pydantic import ValidationError
 
