@@ -7,9 +7,10 @@ crawl_runs row is written right after the fork) to the child's first request in 
 server's log. Then, with nothing due for hours, it samples the daemon's resident memory
 and CPU time for the idle period (default 60 s).
 
-Goals: resident memory < 120 MB and CPU < 1 % while idle.
+Goals: resident memory < 120 MB and CPU < 1 % while idle; with --web (the web app served
+by the daemon, [web] listen), < 150 MB after its pages were each loaded once.
 
-Usage: python benchmarks/daemon_idle.py [--sources 200] [--idle 60] [--database URL]
+Usage: python benchmarks/daemon_idle.py [--sources 200] [--idle 60] [--database URL] [--web]
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,7 +39,8 @@ from storywatch.storage import open_storage  # noqa: E402
 from storywatch.storage.daemon import CrawlRun  # noqa: E402
 
 
-def write_config(path: Path, url: str, base: str, sources: int, batch_window: str) -> None:
+def write_config(path: Path, url: str, base: str, sources: int, batch_window: str,
+                 web_port: int | None = None) -> None:
     lines = [
         "[storage]", f'url = "{url}"', "",
         "[crawl]", "allow_private_networks = true", "autothrottle = false",
@@ -45,10 +49,20 @@ def write_config(path: Path, url: str, base: str, sources: int, batch_window: st
         # Defaults otherwise: jitter 30 s spreads the first round, batches of up to 10.
         "[daemon]", 'heartbeat = "10s"', f'batch_window = "{batch_window}"', "",
     ]
+    if web_port is not None:
+        (path.parent / "seed.txt").write_text("seed", encoding="utf-8")
+        lines += ["[web]", f'listen = "127.0.0.1:{web_port}"', 'read = "public"', "",
+                  "[[topics]]", 'name = "bench"', 'seeds = ["seed.txt"]', ""]
     for n in range(sources):
         lines += ["[[sources]]", f'name = "s{n:03d}"',
                   f'url = "{base}/feeds/empty.rss?s={n:03d}"', 'every = "6h"', ""]
     path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def main() -> int:
@@ -58,13 +72,16 @@ def main() -> int:
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
     parser.add_argument("--batch-window", default="1s",
                         help='daemon.batch_window; "0s" gives every source its own child')
+    parser.add_argument("--web", action="store_true",
+                        help="serve the web app from the daemon ([web] listen)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="sw-daemon-bench-"))
     url = args.database or f"sqlite:///{workdir / 'storywatch.db'}"
     server = FixtureServer().start()
     config = workdir / "storywatch.toml"
-    write_config(config, url, server.base_url, args.sources, args.batch_window)
+    web_port = free_port() if args.web else None
+    write_config(config, url, server.base_url, args.sources, args.batch_window, web_port)
     log = (workdir / "daemon.log").open("wb")
     started = time.monotonic()
     daemon = subprocess.Popen(
@@ -104,6 +121,12 @@ def main() -> int:
                 overheads.append(min(times) - start)
             durations.append((members[0].finished_at - members[0].started_at).total_seconds())
 
+        if web_port is not None:  # each page once, so its code and templates are loaded
+            for path in ("/", "/topics/bench/followups", "/topics/bench/followups.atom",
+                         "/sources", "/subscriptions", "/api/sources", "/api/openapi.json"):
+                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}{path}",
+                                            timeout=60) as answer:
+                    assert answer.status == 200, path
         # At rest: nothing is due for hours.
         process = psutil.Process(daemon.pid)
         assert not process.children(), "a child is still running"
@@ -118,7 +141,8 @@ def main() -> int:
         cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system)
         mb = 1024 * 1024
 
-        print(f"sources: {args.sources}, database: {url.split(':')[0]}, "
+        print(f"sources: {args.sources}, database: {url.split(':')[0]}, web app: "
+              f"{'on' if web_port else 'off'}, "
               f"cpus: {psutil.cpu_count()}, load average: {os.getloadavg()[0]:.2f}")
         print(f"first round: {len(runs)} runs in {len(batches)} children "
               f"(outcomes {sorted(outcomes)}), {first_round:.1f} s from daemon start")

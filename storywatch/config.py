@@ -359,6 +359,27 @@ class ClusterConfig(_Section):
         return self.broker_url if self.broker_url.startswith("redis") else None
 
 
+class WebConfig(_Section):
+    """`storywatch web` and the daemon's web app (docs/web.md). No secret lives here: the
+    password comes only from $STORYWATCH_WEB_PASSWORD."""
+
+    # HOST:PORT. Set, the daemon serves the web app too; `storywatch web` defaults to
+    # 127.0.0.1:8080. Loopback unless told: put a reverse proxy with HTTPS in front.
+    listen: str | None = None
+    # "login": every page needs the password; "public": reading needs none (writes do).
+    read: Literal["login", "public"] = "login"
+    # Entries per page of the follow-ups list and of the Atom feed.
+    page_size: int = Field(default=50, ge=5, le=500)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, listen: str | None) -> str | None:
+        if listen is not None and not re.fullmatch(
+                r"(\[[0-9a-fA-F:.]+\]|[^\s:/\[\]]+):\d{1,5}", listen):
+            raise ValueError(f"{listen!r} is not HOST:PORT (e.g. \"127.0.0.1:8080\")")
+        return listen
+
+
 class Config(_Section):
     storage: StorageConfig = StorageConfig()
     crawl: CrawlConfig = CrawlConfig()
@@ -369,6 +390,7 @@ class Config(_Section):
     smtp: SmtpConfig | None = None
     digest: DigestConfig = DigestConfig()
     cluster: ClusterConfig | None = None  # issue 14: see docs/cluster.md
+    web: WebConfig = WebConfig()
     path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

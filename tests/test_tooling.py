@@ -18,6 +18,7 @@ NOT_IMPORTED = {
     "lxml-html-clean": "trafilatura imports lxml.html.clean, split out of lxml 5.2",
     "psycopg": "SQLAlchemy's postgresql+psycopg dialect imports it",
     "pika": "Dramatiq's RabbitmqBroker imports it (cluster mode on RabbitMQ)",
+    "python-multipart": "FastAPI imports it (as python_multipart) to read the web app's forms",
 }
 
 

@@ -6,7 +6,17 @@ import sys
 
 import typer
 
-from storywatch.cli import classify, cluster, crawl, daemon, demo, digest, items, subscribers
+from storywatch.cli import (
+    classify,
+    cluster,
+    crawl,
+    daemon,
+    demo,
+    digest,
+    items,
+    subscribers,
+    web,
+)
 from storywatch.cli.common import app, fail
 from storywatch.config import ConfigError
 from storywatch.storage import StorageError
@@ -14,7 +24,7 @@ from storywatch.storage import StorageError
 __all__ = ["app", "main"]
 
 # Registration order is the order of `storywatch --help`.
-for module in (crawl, items, classify, daemon, cluster, subscribers, digest, demo):
+for module in (crawl, items, classify, daemon, cluster, subscribers, digest, web, demo):
     module.register(app)
 
 

@@ -37,6 +37,12 @@ def run(ctx: typer.Context) -> None:
     if not config.sources and not TASKS:
         fail(f"{config.path or 'the default config'}: no [[sources]] configured, nothing to "
              "schedule; see examples/storywatch.toml")
+    if config.web.listen is not None:  # the web app runs in the daemon ([web] listen)
+        from storywatch.web.auth import missing_password
+
+        problem = missing_password(config.web.read)
+        if problem:
+            fail(f"{config.path or 'config'}: web.listen is set: {problem}")
     # The daemon's own run lines are INFO: shown unless DEBUG asks for more. Crawl
     # children keep the requested level, so Scrapy stays as quiet as `storywatch crawl`.
     setup_logging("DEBUG" if opts.log_level == "DEBUG" else "INFO", opts.log_format)

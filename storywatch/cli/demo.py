@@ -9,9 +9,9 @@ import typer
 
 from storywatch.cli.common import console, options
 from storywatch.cli.crawl import print_summary
-from storywatch.cli.digest import recent_followups_digest
 from storywatch.cli.items import load_rows, render_items
 from storywatch.config import load_config
+from storywatch.notify.preview import recent_followups_digest
 
 
 def demo(

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from storywatch.cli.common import console, fail, options
-from storywatch.config import Config
 from storywatch.normalise.dates import utc_now
+from storywatch.notify.preview import recent_followups_digest
 
 if TYPE_CHECKING:  # the notify package (SQLAlchemy, Jinja, email-validator) loads on use
-    from storywatch.notify.digest import Digest
-    from storywatch.storage import Storage
+    pass
 
 digest_app = typer.Typer(help="Digest emails: send the due ones, preview one.",
                          no_args_is_help=True)
@@ -119,22 +117,6 @@ def preview(
                   markup=False, highlight=False)
 
 
-def recent_followups_digest(
-    config: Config, storage: Storage, topic: str, tz: str = "UTC", now: datetime | None = None
-) -> Digest | None:
-    """The digest a new subscriber would get now: the topic's recent follow-ups."""
-    from storywatch.notify.digest import build_digest, first_digest_start
-
-    now = now or utc_now()
-    with storage.session() as session:
-        return build_digest(
-            session, topic=topic, email="you@example.org", tz=tz,
-            since=first_digest_start(now, config.digest.first_digest_covers),
-            subscriber_id=None, max_items=config.digest.max_items,
-            lead_chars=config.digest.lead_chars,
-        )
-
-
 @digest_app.command("serve-unsubscribe")
 def serve_unsubscribe(
     ctx: typer.Context,
@@ -142,27 +124,35 @@ def serve_unsubscribe(
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8025,
 ) -> None:
     """Serve the unsubscribe page and RFC 8058 one-click POSTs for digest.public_url
-    (put it behind your HTTPS reverse proxy).
+    (put it behind your HTTPS reverse proxy). Only that page: `storywatch web` serves it
+    too, beside everything else.
 
     Example: storywatch digest serve-unsubscribe --port 8025
     """
-    from storywatch.notify.web import make_unsubscribe_server
+    import threading
+
+    from storywatch.web.app import create_app
+    from storywatch.web.serve import start_web_server
 
     opts = options(ctx)
-    storage = opts.storage()
+    config = opts.config()
+    storage = opts.storage(config)
+    app = create_app(config, storage, password=None, unsubscribe_only=True)
+    listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        server = make_unsubscribe_server(storage, host, port)
+        server = start_web_server(app, listen)
     except OSError as exc:
         storage.dispose()
         fail(f"cannot listen on {host}:{port}: {exc}")
-    console.print(f"serving unsubscribe links on http://{host}:{server.server_port}/unsubscribe",
+    console.print(f"serving unsubscribe links on http://{host}:{server.port}/unsubscribe",
                   markup=False, highlight=False)
     try:
-        server.serve_forever()
+        while server.thread.is_alive():
+            threading.Event().wait(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.stop()
         storage.dispose()
 
 

@@ -44,6 +44,7 @@ from storywatch.storage.daemon import JOBS_TABLE, OK
 
 if TYPE_CHECKING:
     from storywatch.cluster.dispatch import ClusterDispatcher
+    from storywatch.web.serve import WebServer
 
 log = logging.getLogger("storywatch.scheduler")
 
@@ -83,6 +84,7 @@ class Daemon:
         self.scheduler: BackgroundScheduler | None = None
         self.runner: CrawlRunner | ClusterDispatcher | None = None
         self.lease: Lease | None = None
+        self.web: WebServer | None = None
 
     # ------------------------------------------------------------------ jobs
 
@@ -192,6 +194,7 @@ class Daemon:
                                                          datetime.now(UTC)),
                                config.daemon.misfire_grace)
             self.scheduler.resume()
+            self.web = self._start_web(config, storage)
             log.info(
                 "daemon started: %d sources, %d tasks (jobs added %d, changed %d, removed %d, "
                 "kept %d), pid %d, database %s", len(config.sources), len(self.tasks),
@@ -299,8 +302,34 @@ class Daemon:
         self._stop_requested += 1
         self._wake.set()
 
+    def _start_web(self, config: Config, storage: Storage) -> WebServer | None:
+        """The web app on [web] listen, in this process (imported only when configured)."""
+        if config.web.listen is None:
+            return None
+        from storywatch.web.app import create_app
+        from storywatch.web.auth import password_from_environment
+        from storywatch.web.serve import start_web_server
+
+        app = create_app(config, storage, password=password_from_environment(),
+                         crawl_now=self.crawl_now)
+        try:
+            return start_web_server(app, config.web.listen)
+        except OSError as exc:
+            raise ConfigError(f"{config.path or 'config'}: web.listen: {exc}") from None
+
+    def crawl_now(self, source: str) -> str:
+        """The web app's "crawl now": the source's job is due at once; its run, backoff
+        and recording are those of any scheduled run."""
+        job = self.scheduler.get_job(CRAWL_PREFIX + source) if self.scheduler else None
+        if job is None:
+            return f"{source} has no scheduled job (reload the daemon after a config change)"
+        job.modify(next_run_time=datetime.now(UTC))
+        return f"{source} will be crawled now"
+
     def _shutdown(self, lease: Lease) -> None:
         config = self.config
+        if self.web is not None:
+            self.web.stop()
         grace = config.daemon.grace_period.total_seconds()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)  # no new runs; running ones go on
