@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, exists, literal_column, select
+from sqlalchemy import ColumnElement, delete, exists, literal_column, select
 
 from storywatch.storage import Storage
 from storywatch.storage.cluster import ClusterWorker, UrlClaim
@@ -50,7 +50,8 @@ class UrlClaims:
             # has no enclosing FROM to correlate with), so it asked whether *any* claim had
             # a live owner, and a racer whose snapshot held none took a live worker's URL
             # (tests/test_cluster_claims.py, 8 threads: 3 "claimed" in 5 of 8 runs).
-            conflicting_owner = literal_column(f"{UrlClaim.__tablename__}.owner")
+            conflicting_owner: ColumnElement[str] = literal_column(
+                f"{UrlClaim.__tablename__}.owner")
             dead_owner = ~exists().where(ClusterWorker.id == conflicting_owner,
                                          ClusterWorker.expires_at > now)
             insert = dialect_insert(session, UrlClaim)
