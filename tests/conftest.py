@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -77,13 +78,29 @@ def world(news_world: object) -> Iterator[object]:
         reset()
 
 
+# Real headless Chromium for the digest and web app tests (Debian's package, installed by
+# scripts/browser.sh when the tests run as root); without it they skip, saying why.
+CHROMIUM = shutil.which("chromium")
+NEEDS_CHROMIUM = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="headless chromium is not installed "
+                       "(scripts/browser.sh installs it when run as root)"),
+]
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh schema in the real PostgreSQL server, dropped afterwards."""
     if not POSTGRES_URL:
         pytest.skip("STORYWATCH_TEST_POSTGRES_URL is not set")
+    yield from fresh_postgres_schema()
+
+
+def fresh_postgres_schema() -> Iterator[str]:
+    """The URL of a new schema of the test server (dropped when the generator ends)."""
     from sqlalchemy import create_engine, text
 
+    assert POSTGRES_URL
     schema = f"sw_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_URL)
     with admin.begin() as conn:

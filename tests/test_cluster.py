@@ -25,7 +25,7 @@ from storywatch.demo.config import DEMO_FEEDS, demo_config_toml
 from storywatch.demo.hosts import HostsWorld
 from storywatch.storage import open_storage
 from storywatch.storage.daemon import OK
-from tests.conftest import POSTGRES_URL, run_cli, wait_until
+from tests.conftest import POSTGRES_URL, fresh_postgres_schema, run_cli, wait_until
 from tests.faults.cluster import (
     AMQP_URL,
     Cluster,
@@ -84,18 +84,7 @@ def _workers_that_ran(engine: object) -> set[str]:
 @pytest.fixture
 def second_postgres_url(postgres_url: str) -> Iterator[str]:
     """Another fresh schema beside `postgres_url`."""
-    import uuid
-
-    assert POSTGRES_URL
-    schema = f"sw_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    yield from fresh_postgres_schema()
 
 
 def test_one_worker_and_four_workers_give_the_same_statuses(

@@ -3,7 +3,6 @@ client would show. Keeps screenshots in test-artifacts/ for a human look."""
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -16,18 +15,13 @@ from storywatch.notify import send_due_digests
 from storywatch.notify.subscribers import Schedule, add_subscription
 from storywatch.storage import open_storage
 from tests import test_notify_support as support
-from tests.conftest import REPO
+from tests.conftest import CHROMIUM, NEEDS_CHROMIUM, REPO
 from tests.test_notify_support import TOPIC, SmtpServer, store, write_config
 
 smtp_session = support.smtp_session
 smtp = support.smtp
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="headless chromium is not installed "
-                       "(scripts/browser.sh installs it when run as root)"),
-]
+pytestmark = NEEDS_CHROMIUM
 ARTIFACTS = REPO / "test-artifacts"
 # Generous: a cold Chromium start on a loaded CI machine takes several seconds.
 CHROMIUM_TIMEOUT = 90

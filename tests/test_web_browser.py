@@ -5,7 +5,6 @@ Screenshots of each page are kept in test-artifacts/ for a human look."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from itertools import pairwise
@@ -17,17 +16,12 @@ import pytest
 from sqlalchemy import select
 
 from storywatch.storage.models import Label
-from tests.conftest import REPO
+from tests.conftest import CHROMIUM, NEEDS_CHROMIUM, REPO
 from tests.test_web_support import NOW, PASSWORD, SCRIPT_TITLE, TOPIC, World, web_world
 
 __all__ = ["web_world"]
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="headless chromium is not installed "
-                       "(scripts/browser.sh installs it when run as root)"),
-]
+pytestmark = NEEDS_CHROMIUM
 ARTIFACTS = REPO / "test-artifacts"
 # The flags that work on this machine (no GPU, no sandbox as root, no network but loopback).
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

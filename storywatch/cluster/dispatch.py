@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storywatch.cluster.broker import crawl_message, make_broker
 from storywatch.config import Config
-from storywatch.scheduler.children import RunnerSettings
+from storywatch.scheduler.children import ActiveRuns, RunnerSettings
 from storywatch.scheduler.runs import RunResult, start_runs
 from storywatch.storage import Storage
 from storywatch.storage.daemon import FAILED, RUNNING, TIMEOUT, CrawlRun
@@ -34,7 +34,7 @@ POLL_SECONDS = 0.5
 ENQUEUE_RETRY_SECONDS = 2.0
 
 
-class ClusterDispatcher:
+class ClusterDispatcher(ActiveRuns):
     def __init__(self, storage: Storage, config: Config, settings: RunnerSettings,
                  fence: Callable[[], bool] | None = None) -> None:
         assert config.cluster is not None
@@ -45,9 +45,7 @@ class ClusterDispatcher:
         self._fence = fence
         self._broker = make_broker(self.cluster)
         self._broker_lock = threading.Lock()
-        self._lock = threading.Condition()
-        self._active = 0
-        self._stopping = threading.Event()
+        super().__init__()
         self._unreadable: set[int] = set()  # runs whose row could not be read (logged once)
 
     def run_source(self, source: str, *, alone: bool = False) -> RunResult | None:
@@ -136,23 +134,9 @@ class ClusterDispatcher:
 
     # -- the daemon's stop, as for CrawlRunner ------------------------------------------------
 
-    def stop_starting(self) -> None:
-        self._stopping.set()
-        with self._lock:
-            self._lock.notify_all()
-
-    def idle(self) -> bool:
-        with self._lock:
-            return self._active == 0
-
     def wait_idle(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while self._active:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._lock.wait(remaining)
+        if not super().wait_idle(timeout):
+            return False
         with self._broker_lock:
             self._broker.close()
         return True

@@ -176,7 +176,39 @@ class RunnerSettings:
     batch_max: int
 
 
-class CrawlRunner:
+class ActiveRuns:
+    """What the daemon's stop asks of whatever runs its crawls (local children, or
+    workers through a broker): stop starting new ones, and say when the started ones are
+    done. Subclasses count each run in `_active` under `_lock` and notify on its end."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._active = 0
+        self._stopping = threading.Event()
+
+    def stop_starting(self) -> None:
+        """No new runs from now on; batches not yet started are dropped."""
+        self._stopping.set()
+        with self._lock:
+            self._lock.notify_all()
+
+    def idle(self) -> bool:
+        with self._lock:
+            return self._active == 0
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every started run has recorded its results (or the timeout)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._active:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(remaining)
+            return True
+
+
+class CrawlRunner(ActiveRuns):
     """Runs sources in children: batches those due together, caps how many run at once.
 
     `run_source` blocks its caller (an APScheduler worker thread) until the source's crawl
@@ -200,12 +232,10 @@ class CrawlRunner:
         # Asked right before each child starts: False (or an error) means this daemon's
         # lease is not provably its own any more, and nothing is launched.
         self._fence = fence
-        self._lock = threading.Condition()
+        super().__init__()  # _active: batches between their first source and their results
         self._open: _Batch | None = None
         self._running = 0  # children alive
-        self._active = 0  # batches between their first source and their recorded results
         self._children: set[Child] = set()
-        self._stopping = threading.Event()
 
     def run_source(self, source: str, *, alone: bool = False) -> RunResult | None:
         """Crawl one source (maybe with others); None when the daemon stopped first."""
@@ -320,27 +350,6 @@ class CrawlRunner:
             log.log(level, message, extra={"fields": fields})
 
     # ------------------------------------------------------------------ shutdown
-
-    def stop_starting(self) -> None:
-        """No new children from now on; batches not yet started are dropped."""
-        self._stopping.set()
-        with self._lock:
-            self._lock.notify_all()
-
-    def idle(self) -> bool:
-        with self._lock:
-            return self._active == 0
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until every started batch has recorded its results (or the timeout)."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while self._active:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._lock.wait(remaining)
-            return True
 
     def stop_children(self, reason: str = KILLED) -> int:
         """Stop every live child (in parallel); returns how many there were."""
