@@ -73,21 +73,21 @@ def items(
         fail(f"--since {since!r} is not a date; write e.g. 2024-10-01 or 2024-10-01T08:00Z")
     storage = opts.storage(config)
     rows = load_rows(storage, topic=topic, status=status.value, since=since_at, limit=limit,
-                     uncertain=uncertain)
+                     uncertain=uncertain, brief=fmt is not Format.jsonl)
     storage.dispose()
     render_items(rows, fmt, topic)
 
 
 def load_rows(
     storage: Storage, *, topic: str | None, status: str = "all", since: datetime | None = None,
-    limit: int | None = None, uncertain: bool = False,
+    limit: int | None = None, uncertain: bool = False, brief: bool = False,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with storage.session() as session:
         from storywatch.storage.repository import iter_items
 
         for row in iter_items(session, topic=topic, status=status, since=since,
-                              uncertain=uncertain, limit=limit):
+                              uncertain=uncertain, limit=limit, brief=brief):
             rows.append(row.as_json(topic))
     return rows
 

@@ -144,7 +144,7 @@ class ItemRow:
         from storywatch.normalise.dates import iso
 
         row = self.values
-        data: dict[str, Any] = {name: row[name] for name in ITEM_COLUMNS}
+        data: dict[str, Any] = {name: row[name] for name in ITEM_COLUMNS if name in row}
         data["published_at"] = iso(row["published_at"])
         data["fetched_at"] = iso(row["fetched_at"])
         judged = row["j_status"] is not None
@@ -156,23 +156,26 @@ class ItemRow:
             "judged": row["j_status"] if judged else "unclassified",
             "label": label,
             **{name: row[f"j_{name}"] for name in _JUDGEMENT_SHOWN[2:-1]},
-            "reasons": (row["j_reasons"] or {}) if judged else {},
+            "reasons": (row.get("j_reasons") or {}) if judged else {},
         }
 
 
 def items_query(
     *, topic: str | None = None, status: str = "all", since: datetime | None = None,
-    uncertain: bool = False, limit: int | None = None,
+    uncertain: bool = False, limit: int | None = None, brief: bool = False,
 ) -> Select[Any]:
     """Items with their judgement and label for one topic (or every judgement when topic is
     None). `status` filters on what the item is taken for: the label, else the judgement.
-    `uncertain`: judged, unlabelled items, the least confident first."""
+    `uncertain`: judged, unlabelled items, the least confident first. `brief`: without
+    the two big columns, the text and the reasons (a table shows neither)."""
     on = Judgement.item_id == Item.id
     if topic is not None:
         on = on & (Judgement.topic == topic)
+    big = {"text", "reasons"} if brief else set()
     query = select(
-        Item.id, *(getattr(Item, name) for name in ITEM_COLUMNS),
-        *(getattr(Judgement, name).label(f"j_{name}") for name in _JUDGEMENT_SHOWN),
+        Item.id, *(getattr(Item, name) for name in ITEM_COLUMNS if name not in big),
+        *(getattr(Judgement, name).label(f"j_{name}") for name in _JUDGEMENT_SHOWN
+          if name not in big),
         Label.status.label("label"),
     ).outerjoin(Judgement, on).outerjoin(
         Label, (Label.item_id == Item.id) & (Label.topic == Judgement.topic))
@@ -194,9 +197,11 @@ def items_query(
 def iter_items(
     session: Session, *, topic: str | None = None, status: str = "all",
     since: datetime | None = None, uncertain: bool = False, limit: int | None = None,
+    brief: bool = False,
 ) -> Iterator[ItemRow]:
     for values in session.execute(
-        items_query(topic=topic, status=status, since=since, uncertain=uncertain, limit=limit)
+        items_query(topic=topic, status=status, since=since, uncertain=uncertain, limit=limit,
+                    brief=brief)
     ).mappings():
         yield ItemRow(values)
 
