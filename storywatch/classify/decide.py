@@ -43,7 +43,7 @@ from storywatch.classify.features import (
     view,
 )
 from storywatch.classify.model import Calibration, DecisionModel
-from storywatch.classify.relevance import score
+from storywatch.classify.relevance import Relevance, score
 from storywatch.classify.seeds import Seed
 from storywatch.classify.text import Analysed, analyse
 from storywatch.config import ClassifyConfig, TopicConfig
@@ -336,24 +336,22 @@ class TopicClassifier:
             if inherited is not None:
                 return inherited
         full = self._full(item)
-        gated = self._gate(item, features.analysed(item, full))
+        relevance = score(features.analysed(item, full), self.reference.profile)
+        gated = self._gate(item, relevance)
         if gated is not None:
             return gated
-        return self._judge_content(item, features.view(item, full, self.embedder))
+        return self._judge_content(item, features.view(item, full, self.embedder), relevance)
 
-    def _gate(self, item: Item, analysed: Analysed) -> Decision | None:
+    def _gate(self, item: Item, relevance: Relevance) -> Decision | None:
         """Off-topic without the full embedding, when nothing about the item is near the
         story: it shares almost no weighted words with the seeds, and its opening (the
         first GATE_CHARS of title and text, a tenth of the cost of the lead's embedding)
         is far from the seeds and from every accepted follow-up. Most of what a crawl
         reads is such news; the learned decision runs on the rest."""
-        relevance = score(analysed, self.reference.profile)
         if relevance.score >= GATE_LEXICAL:
             return None
         opening = self.embedder.embed([doc_text(item.title, item.text)[:GATE_CHARS]])[0]
-        closest = max(float((self.reference.seed_docs @ opening).max()),
-                      float((self.reference.followups @ opening).max())
-                      if len(self.reference.followups) else 0.0)
+        closest = self.reference.story_similarity(opening)
         if closest >= GATE_SIMILARITY:
             return None
         return Decision("offtopic", "gate", relevance=0.0, confidence=1.0, reasons={
@@ -386,10 +384,11 @@ class TopicClassifier:
         return Decision("offtopic", layer, relevance=judgement.relevance, confidence=1.0,
                         reasons={**reasons, "why": "copy of an earlier off-topic item"})
 
-    def _judge_content(self, item: Item, item_view: TextView) -> Decision:
+    def _judge_content(self, item: Item, item_view: TextView,
+                       relevance: Relevance | None = None) -> Decision:
         found = signals(item_view, self.reference,
                         ignore_names=[item.source or "", *(item.authors or [])],
-                        published_at=item.published_at)
+                        published_at=item.published_at, relevance=relevance)
         verdict = self.model.verdict(found.values, self.bias)
         undated = self.model.verdict({**found.values, **dict.fromkeys(DATE_SIGNALS, 0.0)},
                                      self.bias) if found.values["date_known"] else verdict

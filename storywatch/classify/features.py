@@ -147,6 +147,10 @@ class Reference:
     def add_followup(self, doc: np.ndarray) -> None:
         self.followups = np.vstack([self.followups, doc])
 
+    def story_similarity(self, doc: np.ndarray) -> float:
+        """Cosine to the closest seed or accepted follow-up (`story_sim`, and the gate)."""
+        return max(_max_dot(self.seed_docs, doc), _max_dot(self.followups, doc))
+
 
 def _yardstick(seeds: list[TextView]) -> dict[str, float]:
     """How similar the seeds are to each other: two reports of the same event, so the
@@ -177,11 +181,13 @@ class Signals:
 
 
 def signals(item: TextView, reference: Reference, ignore_names: Sequence[str] = (),
-            published_at: datetime | None = None) -> Signals:
-    """Every signal of NAMES for one item (see the module doc for what each says)."""
+            published_at: datetime | None = None, relevance: Relevance | None = None
+            ) -> Signals:
+    """Every signal of NAMES for one item (see the module doc for what each says);
+    `relevance`: the item's lexical relevance when the caller has it already."""
     profile = reference.profile
     analysed = item.analysed
-    rel = score(analysed, profile)
+    rel = relevance or score(analysed, profile)
     # For the explanation only: which sentences, names and numbers the seeds lack.
     novelty = measure(analysed, [s.analysed for s in reference.seeds], profile,
                       coverage_min=COVERAGE_MIN, ignore_names=ignore_names)
@@ -198,7 +204,7 @@ def signals(item: TextView, reference: Reference, ignore_names: Sequence[str] = 
     values = {
         "lexical": rel.score,
         "doc_rel": doc_sim / yard.get("doc", 1.0),
-        "story_sim": max(doc_sim, _max_dot(reference.followups, item.doc)),
+        "story_sim": reference.story_similarity(item.doc),
         "lead_rel": lead_best / yard.get("lead_best", 1.0),
         "cover_rel": lead_cover / yard.get("lead_cover", 1.0),
         "seed_lead_recall": seed_lead_recall,
