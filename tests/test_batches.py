@@ -18,7 +18,8 @@ from storywatch.classify.service import Classifier
 from storywatch.config import Config, SourceConfig, TopicConfig
 from storywatch.normalise.dates import utc_now
 from storywatch.normalise.item import NewsItem
-from storywatch.normalise.text import content_hash, word_count
+from storywatch.normalise.segment import word_count
+from storywatch.normalise.text import content_hash
 from storywatch.spiders.batches import BatchWriter
 from storywatch.spiders.context import crawler_storage
 from storywatch.spiders.known import KnownUrls
@@ -152,8 +153,8 @@ class _FailsOn(Classifier):
         super().__init__(config)
         self.url = url
 
-    def classify(self, session, item, topics=None):  # type: ignore[no-untyped-def]
-        decisions = super().classify(session, item, topics)  # written, then it fails
+    def classify(self, session, item, topics=None, **options):  # type: ignore[no-untyped-def]
+        decisions = super().classify(session, item, topics, **options)  # written, then fails
         if item.url == self.url:
             raise RuntimeError("classifier bug")
         return decisions

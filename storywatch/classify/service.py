@@ -50,16 +50,19 @@ class Classifier:
 
     def classify(self, session: Session, item: Item,
                  topics: Iterable[TopicConfig] | None = None, *,
-                 reindex: bool = False) -> dict[str, Decision]:
+                 reindex: bool = False, locked: bool = False) -> dict[str, Decision]:
         """Judge and store the item for each topic, then index it for near-copy lookups;
         the caller's transaction makes it all or nothing. On SQLite the caller must have
-        taken the topic locks first (lock_topics), before any read. `reindex` replaces
-        band keys stored earlier (`rescore`: keys of Chinese, Japanese and Thai text
-        changed with word segmentation; those of spaced text come out the same)."""
+        taken the topic locks first (lock_topics), before any read; `locked`: it took every
+        topic's lock in this transaction already (the crawl's writer, once per batch).
+        `reindex` replaces band keys stored earlier (`rescore`: keys of Chinese, Japanese
+        and Thai text changed with word segmentation; those of spaced text come out the
+        same)."""
         decisions = {}
         features = ItemFeatures.of(item)
         wanted = list(topics) if topics is not None else self.topics_for(item.source)
-        lock_topics(session, [t.name for t in wanted])
+        if not locked:
+            lock_topics(session, [t.name for t in wanted])
         for topic in wanted:
             classifier = self.topic_classifier(session, topic)
             decision = classifier.judge(session, item, features)

@@ -67,6 +67,11 @@ class UrlClaims:
     def release_all(self) -> int:
         """Drop this worker's claims (its crawl ended: stored articles are in item_urls,
         failed ones are free for the next crawl)."""
-        with self.storage.session() as session:
-            done = session.execute(delete(UrlClaim).where(UrlClaim.owner == self.owner))
-            return int(done.rowcount or 0)  # type: ignore[attr-defined]
+        return release_claims(self.storage, self.owner)
+
+
+def release_claims(storage: Storage, owner: str) -> int:
+    """Delete every URL claim of one worker; returns how many there were."""
+    with storage.session() as session:
+        done = session.execute(delete(UrlClaim).where(UrlClaim.owner == owner))
+        return int(done.rowcount or 0)  # type: ignore[attr-defined]

@@ -14,9 +14,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import psutil
 from sqlalchemy import delete, select, update
 
+from storywatch.cluster.claims import release_claims
+from storywatch.scheduler.lock import process_gone
 from storywatch.storage import Storage
 from storywatch.storage.cluster import ClusterWorker, UrlClaim
 
@@ -82,8 +83,8 @@ class Registration:
                 current_job=None, jobs_done=ClusterWorker.jobs_done + 1))
 
     def leave(self) -> None:
+        release_claims(self.storage, self.id)
         with self.storage.session() as session:
-            session.execute(delete(UrlClaim).where(UrlClaim.owner == self.id))
             session.execute(delete(ClusterWorker).where(ClusterWorker.id == self.id))
 
 
@@ -96,7 +97,7 @@ def reap_dead_on_this_host(storage: Storage, now: datetime | None = None) -> lis
         rows = session.execute(
             select(ClusterWorker.id, ClusterWorker.pid, ClusterWorker.started_at)
             .where(ClusterWorker.host == host, ClusterWorker.expires_at > now)).all()
-        dead = [row.id for row in rows if not _process_alive(row.pid, row.started_at)]
+        dead = [row.id for row in rows if process_gone(row.pid, row.started_at)]
         if dead:
             session.execute(update(ClusterWorker).where(ClusterWorker.id.in_(dead))
                             .values(expires_at=now, current_job=None))
@@ -111,14 +112,6 @@ def release_claims_of_dead(storage: Storage, now: datetime | None = None) -> int
     with storage.session() as session:
         done = session.execute(delete(UrlClaim).where(UrlClaim.owner.not_in(alive)))
         return int(done.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def _process_alive(pid: int, started_at: datetime) -> bool:
-    try:
-        created = datetime.fromtimestamp(psutil.Process(pid).create_time(), UTC)
-    except psutil.NoSuchProcess:
-        return False
-    return created <= started_at + timedelta(seconds=1)
 
 
 def list_workers(storage: Storage) -> list[WorkerInfo]:

@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storywatch.cluster.broker import CRAWL_ACTOR, actor_options, make_broker
 from storywatch.cluster.child import WORKER_ENV, WORKER_PID_ENV
-from storywatch.cluster.claims import UrlClaims
+from storywatch.cluster.claims import release_claims
 from storywatch.cluster.registry import (
     Registration,
     reap_dead_on_this_host,
@@ -45,6 +45,7 @@ from storywatch.scheduler.lock import Lease, LeaseHeld
 from storywatch.scheduler.runs import RunResult, finish_runs
 from storywatch.storage import Storage, open_storage
 from storywatch.storage.daemon import FAILED, KILLED, RUNNING, TIMEOUT, CrawlRun
+from storywatch.storage.db import shown_url
 from storywatch.storage.outage import through_outage
 
 log = logging.getLogger("storywatch.cluster.worker")
@@ -115,7 +116,7 @@ class CrawlJobs:
                 lease.release()
             with contextlib.suppress(SQLAlchemyError):
                 # Claims of a child that was killed; a finished child released its own.
-                UrlClaims(self.storage, self.registration.id, self.heartbeat).release_all()
+                release_claims(self.storage, self.registration.id)
             with contextlib.suppress(SQLAlchemyError):
                 self.registration.job_done()
 
@@ -208,7 +209,7 @@ class ClusterWorker:
         worker.start()
         heart.start()
         log.info("worker %s started: queue %s on %s, database %s", registration.id,
-                 self.cluster.queue, _shown(self.cluster.broker_url), storage.url,
+                 self.cluster.queue, shown_url(self.cluster.broker_url), storage.url,
                  extra={"fields": {"event": "worker_started", "worker": registration.id}})
         try:
             while not self._stop.is_set():
@@ -245,12 +246,3 @@ class ClusterWorker:
     def request_stop(self) -> None:
         self._stop.set()
 
-
-def _shown(url: str) -> str:
-    """A broker URL without its password, for logs."""
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"

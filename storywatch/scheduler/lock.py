@@ -109,14 +109,7 @@ class Lease:
         The second case is a restarted container: the new daemon is pid 1 again, as the
         one that held the lease before the container was killed.
         """
-        if lease.host != self.host:
-            return False
-        try:
-            created = datetime.fromtimestamp(psutil.Process(lease.pid).create_time(), UTC)
-        except psutil.NoSuchProcess:
-            return True
-        # A second of slack: create_time and the lease's clock are read differently.
-        return created > lease.started_at + timedelta(seconds=1)
+        return lease.host == self.host and process_gone(lease.pid, lease.started_at)
 
     def _take(self, now: datetime, steal: str | None = None) -> bool:
         values = {"name": self.name, "owner": self.owner, "host": self.host, "pid": self.pid,
@@ -184,3 +177,15 @@ class Lease:
                 select(DaemonLease.owner).where(DaemonLease.name == self.name)
             ).scalar()
         return owner == self.owner
+
+
+def process_gone(pid: int, started_at: datetime) -> bool:
+    """The process that started at `started_at` with this pid (on this host) is gone: no
+    such pid, or the pid now belongs to a younger process (a reused pid, a restarted
+    container's pid 1)."""
+    try:
+        created = datetime.fromtimestamp(psutil.Process(pid).create_time(), UTC)
+    except psutil.NoSuchProcess:
+        return True
+    # A second of slack: create_time and the lease's clock are read differently.
+    return created > started_at + timedelta(seconds=1)

@@ -151,7 +151,8 @@ class Writer:
             # A savepoint: a judgement that fails half-way leaves the item stored, unjudged
             # (`storywatch rescore --unjudged` judges it later), and the batch goes on.
             with session.begin_nested():
-                decisions = self.classifier.classify(session, stored, topics)
+                # Every topic's lock is held since the batch began (_lock_topics).
+                decisions = self.classifier.classify(session, stored, topics, locked=True)
         except Exception as exc:
             log.error("%s: stored but not judged: %s: %s", item.url, type(exc).__name__,
                       first_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
