@@ -116,7 +116,8 @@ _FTS = table("items_fts", column("rowid"))
 @dataclass(frozen=True)
 class _Plan:
     """How a list query is written, decided once per page: the search words (none: no
-    search) and the plan for them, and whether the topic has any human label."""
+    search) and the plan for them, and on PostgreSQL whether the topic has any human
+    label (SQLite's list needs not know)."""
 
     words: list[str]
     dense: bool  # SQLite: walk the list and probe the index (see DENSE_MATCHES)
@@ -125,29 +126,31 @@ class _Plan:
 
 
 def _plan(session: Session, filters: ItemFilter) -> _Plan:
-    labelled = session.execute(
-        select(Label.id).where(Label.topic == filters.topic).limit(1)).first() is not None
     postgres = session.get_bind().dialect.name == "postgresql"
     words = search_words(filters.search)
-    if not words or postgres:  # PostgreSQL's planner has statistics to choose a search plan
-        return _Plan(words, dense=False, labelled=labelled, postgres=postgres)
+    if postgres:  # its planner has statistics to choose a search plan; labels: _conditions
+        labelled = session.execute(
+            select(Label.id).where(Label.topic == filters.topic).limit(1)).first() is not None
+        return _Plan(words, dense=False, labelled=labelled, postgres=True)
+    if not words:
+        return _Plan(words, dense=False)
     matches = session.execute(
         text("SELECT count(*) FROM (SELECT rowid FROM items_fts WHERE items_fts MATCH :q "
              "LIMIT :cap)"), {"q": _fts_query(words), "cap": DENSE_MATCHES}).scalar_one()
-    return _Plan(words, dense=matches >= DENSE_MATCHES, labelled=labelled, postgres=False)
+    return _Plan(words, dense=matches >= DENSE_MATCHES)
 
 
 def _fts_query(words: list[str]) -> str:
     return " ".join('"' + word.replace('"', '""') + '"' for word in words)
 
 
-def _search_condition(session: Session, item: Any, plan: _Plan) -> ColumnElement[bool]:
+def _search_condition(item: Any, plan: _Plan) -> ColumnElement[bool]:
     """Items whose title or text hold every word of the query, through the full-text index.
 
     The user's text never reaches the index's query language as such: it is cut into
     words, each quoted (FTS5) or passed as plain words (PostgreSQL's plainto_tsquery).
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if plan.postgres:
         tsquery = func.plainto_tsquery(literal_column("'simple'::regconfig"),
                                        " ".join(plan.words))
         return _pg_column(item).op("@@")(tsquery)
@@ -167,8 +170,8 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _conditions(session: Session, filters: ItemFilter, item: Any, judgement: Any,
-                label: Any, plan: _Plan) -> list[ColumnElement[bool]]:
+def _conditions(filters: ItemFilter, item: Any, judgement: Any, label: Any,
+                plan: _Plan) -> list[ColumnElement[bool]]:
     effective = func.coalesce(label.status, judgement.status)
     out: list[ColumnElement[bool]] = []
     if filters.status == UNCLASSIFIED:
@@ -196,7 +199,7 @@ def _conditions(session: Session, filters: ItemFilter, item: Any, judgement: Any
     if filters.until:
         out.append(item.published_at < _day_start(filters.until + timedelta(days=1)))
     if plan.words:
-        out.append(_search_condition(session, item, plan))
+        out.append(_search_condition(item, plan))
     return out
 
 
@@ -230,7 +233,7 @@ def list_entries(session: Session, filters: ItemFilter, *, after: Cursor | None 
     columns = (Item.id, Item.title, Item.url, Item.source, Item.language, Item.published_at,
                Judgement.status, Label.status, Judgement.confidence, Judgement.cluster_id)
     base = _joined(filters, Item, Judgement, Label, *columns).where(
-        *_conditions(session, filters, Item, Judgement, Label, plan)
+        *_conditions(filters, Item, Judgement, Label, plan)
     ).order_by(Item.published_at.desc().nulls_last(), Item.id.desc())
     entries: list[Entry] = []
     members: dict[str, list[Any]] = {}
@@ -288,7 +291,7 @@ def _cluster_members(session: Session, filters: ItemFilter, clusters: set[str],
         # `topic || ''`: without statistics SQLite preferred the (topic, status) index,
         # i.e. every judgement of the topic, to the cluster index (40 ms at 100,000).
         Judgement.topic.concat("") == filters.topic, Judgement.cluster_id.in_(sorted(clusters)),
-        *_conditions(session, filters, Item, Judgement, Label, plan))
+        *_conditions(filters, Item, Judgement, Label, plan))
     out: dict[str, list[Any]] = {cluster: [] for cluster in clusters}
     for row in sorted(session.execute(query), key=lambda r: _sort_key(r[5], r[0]),
                       reverse=True):

@@ -50,10 +50,6 @@ class Visitor:
     # A program with the password in its request (Bearer): may write without CSRF.
     by_token: bool = False
 
-    @property
-    def may_write(self) -> bool:
-        return self.logged_in or self.by_token
-
 
 class Auth:
     """Checks credentials and signs sessions. Its signing key lives only in this process:

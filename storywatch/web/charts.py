@@ -30,8 +30,10 @@ def attention_chart(per_day: dict[date, dict[str, int]], *, last_day: date, days
     plot_w, plot_h = WIDTH - LEFT - 4, HEIGHT - BOTTOM - TOP
     step = plot_w / days
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-             f'class="chart" role="img" aria-labelledby="chart-title">'
-             f'<title id="chart-title">{escape(label)}</title>',
+             # aria-label, not aria-labelledby: one page draws a chart per topic, and
+             # an id would repeat.
+             f'class="chart" role="img" aria-label="{escape(label)}">'
+             f'<title>{escape(label)}</title>',
              f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - 4}" y2="{TOP + plot_h}" '
              'stroke="#595959"/>',
              f'<text x="{LEFT - 6}" y="{TOP + 8}" text-anchor="end" class="axis">{peak}</text>',

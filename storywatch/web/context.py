@@ -19,7 +19,14 @@ from starlette.responses import HTMLResponse, Response
 
 from storywatch.config import Config
 from storywatch.storage import Storage
-from storywatch.web.auth import CSRF_FIELD, SESSION_COOKIE, SESSION_MAX_AGE, Auth, Visitor
+from storywatch.web.auth import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    Auth,
+    Visitor,
+)
 from storywatch.web.choices import FilterChoices
 
 HERE = Path(__file__).parent
@@ -89,7 +96,7 @@ def require_write(request: Request, token: str | None) -> Visitor:
                             "$STORYWATCH_WEB_PASSWORD set")
     if not visitor.logged_in:
         raise HTTPException(401, "log in to change anything")
-    if not web.auth.csrf_ok(visitor, token or request.headers.get("x-csrf-token")):
+    if not web.auth.csrf_ok(visitor, token or request.headers.get(CSRF_HEADER)):
         raise HTTPException(403, "the form's CSRF token is missing or wrong: reload the page "
                             "and try again")
     return visitor

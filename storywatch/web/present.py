@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from storywatch.normalise import dates
 from storywatch.notify.digest import safe_link
 
 STATUS_NAMES = {"followup": "follow-up", "duplicate": "duplicate", "offtopic": "off-topic",
@@ -23,7 +24,7 @@ def when(value: datetime | None, with_time: bool = True) -> str:
 
 
 def iso(value: datetime | None) -> str:
-    return value.isoformat().replace("+00:00", "Z") if value else ""
+    return dates.iso(value) or ""
 
 
 def status_name(status: str | None) -> str:
