@@ -109,11 +109,7 @@ def _copy_edited(text: str, sentences: list[str], every: int, offset: int) -> st
 
 def _old_shingles(text: str) -> set[str]:
     """Shingles as they were before segmentation: runs of letters between spaces."""
-    tokens = [w.lower() for w in TOKEN.findall(text)]
-    if len(tokens) < near_copies.SHINGLE:
-        return {" ".join(tokens)} if tokens else set()
-    return {" ".join(tokens[i:i + near_copies.SHINGLE])
-            for i in range(len(tokens) - near_copies.SHINGLE + 1)}
+    return near_copies.shingles_of([w.lower() for w in TOKEN.findall(text)])
 
 
 def _found(new: set[str], old: set[str]) -> bool:

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from storywatch.config import Config, SourceConfig, TopicConfig
 from storywatch.normalise.dates import to_utc, utc_now
 from storywatch.normalise.item import NewsItem
-from storywatch.normalise.text import content_hash, word_count
+from storywatch.normalise.segment import word_count
+from storywatch.normalise.text import content_hash
 from storywatch.spiders.pipelines import StorePipeline
 from storywatch.storage import open_storage
 from storywatch.storage.classify import NearCopyBand

@@ -24,7 +24,8 @@ from storywatch.config import ClassifyConfig, Config, TopicConfig
 from storywatch.normalise.dates import to_utc, utc_now
 from storywatch.normalise.item import NewsItem
 from storywatch.normalise.language import detect_language
-from storywatch.normalise.text import clean_text, content_hash, word_count
+from storywatch.normalise.segment import word_count
+from storywatch.normalise.text import clean_text, content_hash
 from storywatch.normalise.urls import canonical_url
 from storywatch.storage import open_storage
 from storywatch.storage.labels import lock_topics, save_label

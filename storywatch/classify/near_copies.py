@@ -42,7 +42,11 @@ _SEED = 7  # any fixed seed: stored band keys must stay comparable across runs
 
 
 def shingles(text: str) -> set[str]:
-    tokens = words(text)
+    return shingles_of(words(text))
+
+
+def shingles_of(tokens: list[str]) -> set[str]:
+    """Word SHINGLE-grams of a token list (a text shorter than that: one shingle)."""
     if len(tokens) < SHINGLE:
         return {" ".join(tokens)} if tokens else set()
     return {" ".join(tokens[i:i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)}

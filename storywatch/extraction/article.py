@@ -20,7 +20,7 @@ from trafilatura.utils import load_html
 
 from storywatch.extraction.metadata import PageMetadata, read_metadata
 from storywatch.normalise.dates import to_utc
-from storywatch.normalise.text import clean_text, strip_control, word_count
+from storywatch.normalise.text import clean_text, strip_control
 
 log = logging.getLogger(__name__)
 # trafilatura logs at ERROR for every page it cannot parse: empty bodies, binary served
@@ -55,10 +55,6 @@ class Article:
     extractor: str = "none"
     origins: dict[str, str] = field(default_factory=dict)
     problem: str | None = None  # why nothing was extracted, when the page was refused
-
-    @property
-    def word_count(self) -> int:
-        return word_count(self.text)
 
 
 def _trafilatura(

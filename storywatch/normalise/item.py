@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from storywatch.normalise.dates import iso, to_utc, utc_now
 from storywatch.normalise.language import detect_language
-from storywatch.normalise.text import clean_text, content_hash, word_count
+from storywatch.normalise.segment import word_count
+from storywatch.normalise.text import clean_text, content_hash
 from storywatch.normalise.urls import canonical_url
 
 if TYPE_CHECKING:

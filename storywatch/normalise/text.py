@@ -10,8 +10,6 @@ import hashlib
 import re
 import unicodedata
 
-from storywatch.normalise import segment
-
 _SPACES = re.compile(r"[^\S\n]+")
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 # C0 controls but tab/newline/CR, DEL, and lone surrogates: no text has them, lxml rejects
@@ -42,7 +40,3 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(hash_form(text).encode("utf-8")).hexdigest()
 
 
-def word_count(text: str) -> int:
-    """Words in every script (storywatch.normalise.segment): `len(text.split())` for spaced
-    text, segmented words for Chinese, Japanese and Thai."""
-    return segment.word_count(text)
