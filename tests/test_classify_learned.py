@@ -224,3 +224,72 @@ def test_label_uncertain_and_explain_from_the_command_line(tmp_path: Path) -> No
     assert bad.code == 2 and "use one of followup, duplicate, offtopic" in bad.stderr
     missing = run_cli("label", "https://nowhere.example/x", "offtopic", config=config)
     assert missing.code == 1 and "no stored item" in missing.stderr
+
+
+def test_the_gate_stops_unrelated_news_and_embeds_only_what_words_cannot_judge(
+        tmp_path: Path) -> None:
+    """In the seeds' language the words decide alone; in another language the opening is
+    embedded too, since shared words there rest on cognates and names."""
+    storage = open_storage(f"sqlite:///{tmp_path / 'sw.db'}")
+    base = {"label": "offtopic", "kind": "offtopic", "source": "Gazette",
+            "published_at": "2024-10-20T09:00:00+00:00"}
+    records = [
+        {**base, "id": "libraries", "language": "en", "url": "https://gazette.example/libraries",
+         "title": "Council approves longer opening hours for public libraries",
+         "text": "The city council voted on Tuesday to keep its public libraries open until "
+                 "nine in the evening from January, after a consultation in which readers "
+                 "asked for quieter study space. The budget for books and swimming pools "
+                 "rises by four per cent, the treasurer told councillors."},
+        {**base, "id": "bibliotecas", "language": "es", "url": "https://gaceta.example/bibliotecas",
+         "title": "El ayuntamiento amplía el horario de las bibliotecas municipales",
+         "text": "El pleno municipal aprobó el martes mantener abiertas las bibliotecas "
+                 "públicas hasta las nueve de la noche a partir de enero, tras una consulta "
+                 "en la que los lectores pidieron más salas de estudio silenciosas."},
+    ]
+    ids = _store(storage, records)
+    classifier = Classifier(_config(storage.url))
+    same = _judge(classifier, storage, ids["libraries"])
+    other = _judge(classifier, storage, ids["bibliotecas"])
+    assert (same.status, same.layer) == ("offtopic", "gate")
+    assert same.reasons["relevance"]["mode"] == "same-language"
+    assert "opening_similarity" not in same.reasons
+    assert (other.status, other.layer) == ("offtopic", "gate")
+    assert other.reasons["opening_similarity"] < other.reasons["thresholds"]["opening_similarity"]
+    storage.dispose()
+
+
+_JUDGE_PROBE = """
+import json, sys
+from storywatch.classify.service import Classifier
+from storywatch.config import Config, StorageConfig, TopicConfig
+from storywatch.storage import open_storage
+
+if __name__ == "__main__":
+    url, seeds = sys.argv[1], json.loads(sys.argv[2])
+    storage = open_storage(url)
+    config = Config(storage=StorageConfig(url=url),
+                    topics=[TopicConfig(name="t", seeds=seeds)])
+    with storage.session() as session:
+        built = Classifier(config).topic_classifier(session, config.topics[0])
+    print(json.dumps({"seeds": [[s.name, s.language, len(s.text)] for s in built.seeds],
+                      "loaded": sorted({m.split(".")[0] for m in sys.modules})}))
+"""
+
+
+def test_the_judging_process_reads_seed_files_without_holding_the_readers(
+        tmp_path: Path) -> None:
+    """A seed page needs the extractor and the language detector (~120 MB); the process
+    that judges a crawl's items reads its seeds through a child and never loads them."""
+    import subprocess
+    import sys
+
+    probe = tmp_path / "probe.py"
+    probe.write_text(_JUDGE_PROBE, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(probe), f"sqlite:///{tmp_path / 'sw.db'}",
+                           json.dumps(SEEDS)], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [name for name, _, _ in report["seeds"]] == ["seed-a", "seed-b"]
+    assert all(language == "en" and length > 500 for _, language, length in report["seeds"])
+    assert not {"py3langid", "trafilatura"} & set(report["loaded"])
