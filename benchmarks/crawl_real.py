@@ -104,8 +104,9 @@ def stage_breakdown(bodies: list[tuple[str, bytes]], config_path: Path, limit: i
                                              zip(htmls, trees, strict=True) if t is not None])
     timed("trafilatura.extract alone", lambda: [trafilatura.extract(
         h, url=u, include_comments=False, deduplicate=False) for u, h in htmls])
+    # As the crawl calls it: the feed dates every entry, names no author.
     articles = timed("extract_article (all of it)",
-                     lambda: [extract_article(h, u) for u, h in htmls])
+                     lambda: [extract_article(h, u, listing_date=True) for u, h in htmls])
     items = timed("normalise (incl. language)", lambda: [normalise_article(
         a, url=u + "?bench", source="bench-feed", discovered_via="feed")
         for (u, _), a in zip(htmls, articles, strict=True)])  # type: ignore[call-overload]

@@ -261,7 +261,9 @@ def is_name(token: str, language: str, full: bool = True) -> bool:
 def _is_compound(word: str, language: str) -> bool:
     """German compounds (Antikriegshaltung) are nouns the dictionary lacks, not names: a
     word whose tail of 4+ letters is a known word is taken for one."""
-    return any(_known(word[i:], language) for i in range(2, len(word) - 3))
+    # Shortest tail first: the known word is the compound's last part (-haltung), found
+    # in a few lookups instead of after every longer tail (each ~40 us in the dictionary).
+    return any(_known(word[i:], language) for i in range(len(word) - 4, 1, -1))
 
 
 @lru_cache(maxsize=200_000)

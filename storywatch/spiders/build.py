@@ -18,7 +18,8 @@ def build_item(raw: RawArticle) -> tuple[NewsItem, str | None, float]:
     """Extract and normalise one page: the item, the extractor's refusal reason if it
     refused, and the CPU seconds it took (the crawl's time breakdown)."""
     started = time.process_time()
-    article = extract_article(raw.html, raw.url)
+    article = extract_article(raw.html, raw.url, listing_date=bool(raw.hints.published),
+                              listing_authors=bool(raw.hints.authors))
     news = normalise_article(
         article,
         url=raw.url,
