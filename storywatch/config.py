@@ -80,6 +80,9 @@ class CrawlConfig(_Section):
     allow_private_networks: bool = False
     obey_robots_txt: bool = True
     concurrency_per_domain: int = Field(default=2, ge=1, le=32)
+    # The least time between two requests to one host (0: none beyond autothrottle's);
+    # in cluster mode with a Redis, across every worker, not per worker.
+    download_delay: Duration = timedelta(0)
     download_timeout: Duration = timedelta(seconds=30)
     max_page_bytes: int = Field(default=5 * 1024 * 1024, ge=10_000)
     timeout: Duration = timedelta(minutes=15)

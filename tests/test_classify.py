@@ -69,6 +69,16 @@ def test_german_outside_a_german_topic_keeps_its_names_apart_from_its_nouns() ->
     assert "deserteur" in light.terms  # a word form, not asked of the lemmatiser
 
 
+def test_norwegian_as_detected_finds_its_word_lists() -> None:
+    """py3langid says "no"; the word lists say "nb". Common words are then no terms and
+    no names, as in every language the lists know."""
+    text = "Soldatene fikk visum i Frankrike etter at de flyktet fra hæren i fjor."
+    analysed = analyse(text, "no", None, full=False)
+    assert analysed.language == "nb"
+    assert not {"etter", "fikk", "fra"} & set(analysed.terms)
+    assert f"@{skeleton('Frankrike')}" not in analysed.anchors
+
+
 def test_sentences_split_on_end_punctuation_and_paragraphs() -> None:
     sentences = split_sentences("One man left. Another stayed!\nA new paragraph here.")
     assert sentences == ["One man left.", "Another stayed!", "A new paragraph here."]

@@ -16,7 +16,8 @@ from tests.conftest import REPO, run_cli
 
 # Each costs 0.1-0.5 s to import; none is needed to print help or list stored items.
 HEAVY = ("alembic", "scrapy", "twisted", "trafilatura", "py3langid", "numpy", "jinja2",
-         "email_validator", "bs4", "lxml", "apscheduler", "simplemma", "wordfreq")
+         "email_validator", "bs4", "lxml", "apscheduler", "simplemma", "wordfreq",
+         "tldextract", "requests")
 
 _PROBE = """
 import json, sys

@@ -136,6 +136,7 @@ class ItemFeatures:
     band_keys: list[int]
     analyses: dict[bool, Analysed] = field(default_factory=dict)
     views: dict[bool, TextView] = field(default_factory=dict)
+    opening: np.ndarray | None = None
 
     @classmethod
     def of(cls, item: Item) -> ItemFeatures:
@@ -146,6 +147,12 @@ class ItemFeatures:
         if full not in self.analyses:
             self.analyses[full] = analyse(item.text, item.language, item.title, full=full)
         return self.analyses[full]
+
+    def opening_of(self, item: Item, embedder: Embedder) -> np.ndarray:
+        """The embedding of the item's opening (the gate's), once for all its topics."""
+        if self.opening is None:
+            self.opening = embedder.embed([doc_text(item.title, item.text)[:GATE_CHARS]])[0]
+        return self.opening
 
     def view(self, item: Item, full: bool, embedder: Embedder) -> TextView:
         if full not in self.views:
@@ -338,12 +345,13 @@ class TopicClassifier:
                 return inherited
         full = self._full(item)
         relevance = score(features.analysed(item, full), self.reference.profile)
-        gated = self._gate(item, relevance)
+        gated = self._gate(item, features, relevance)
         if gated is not None:
             return gated
         return self._judge_content(item, features.view(item, full, self.embedder), relevance)
 
-    def _gate(self, item: Item, relevance: Relevance) -> Decision | None:
+    def _gate(self, item: Item, features: ItemFeatures, relevance: Relevance
+              ) -> Decision | None:
         """Off-topic without the full embedding, when nothing about the item is near the
         story: it shares almost no weighted words with the seeds and, in another language
         than theirs, its opening (the first GATE_CHARS of title and text, a tenth of the
@@ -359,8 +367,7 @@ class TopicClassifier:
             return Decision("offtopic", "gate", relevance=0.0, confidence=1.0, reasons={
                 "why": "shares almost no words with the seeds, in their own language",
                 "relevance": lexical, "thresholds": {"lexical": GATE_LEXICAL}})
-        opening = self.embedder.embed([doc_text(item.title, item.text)[:GATE_CHARS]])[0]
-        closest = self.reference.story_similarity(opening)
+        closest = self.reference.story_similarity(features.opening_of(item, self.embedder))
         if closest >= GATE_SIMILARITY:
             return None
         return Decision("offtopic", "gate", relevance=0.0, confidence=1.0, reasons={

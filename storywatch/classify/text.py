@@ -81,9 +81,16 @@ def zipf(word: str, language: str, small: bool = False) -> float:
         return 0.0
 
 
+# py3langid names Norwegian "no"; wordfreq and simplemma know its usual written form as
+# "nb" (Bokmål) and nothing as "no", which left every Norwegian word unknown (so rare,
+# so a name).
+_ALIASES = {"no": "nb"}
+
+
 def language_key(language: str | None) -> str:
     """The two-letter code every layer keys languages by (an unknown language is English)."""
-    return (language or "en").lower()[:2]
+    key = (language or "en").lower()[:2]
+    return _ALIASES.get(key, key)
 
 
 _WORDLISTS = set(wordfreq.available_languages())

@@ -50,7 +50,8 @@ def host_slots(config: Config) -> HostSlots | None:
         return None
     crawl = config.crawl
     return HostSlots(url, crawl.concurrency_per_domain,
-                     crawl.download_timeout.total_seconds() + SLOT_MARGIN_SECONDS)
+                     crawl.download_timeout.total_seconds() + SLOT_MARGIN_SECONDS,
+                     delay_seconds=crawl.download_delay.total_seconds())
 
 
 def worker_claims(config: Config) -> UrlClaims | None:

@@ -6,6 +6,11 @@ requests at once. Here a host has `concurrency_per_domain` slots in Redis for th
 cluster, each a redis-py Lock (SET NX with an expiry, released by its token): a request
 is sent only while it holds one. A slot held by a worker that died frees itself when its
 lock expires (download timeout + a margin), so a kill -9 cannot starve a host.
+
+With a download delay, a slot is also given only when no request to the host started
+within the delay anywhere in the cluster: a key per host set with NX and that expiry
+(one round trip), so requests to a host start at least the delay apart, whatever the
+number of workers.
 """
 
 from __future__ import annotations
@@ -18,13 +23,16 @@ from redis.exceptions import LockError, RedisError
 from redis.lock import Lock
 
 KEY_PREFIX = "storywatch:host-slot:"
+DELAY_PREFIX = "storywatch:host-delay:"
 
 
 class HostSlots:
-    def __init__(self, url: str, per_host: int, ttl_seconds: float) -> None:
+    def __init__(self, url: str, per_host: int, ttl_seconds: float, *,
+                 delay_seconds: float = 0.0) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.per_host = per_host
         self.ttl = ttl_seconds
+        self.delay_ms = round(delay_seconds * 1000)
 
     def try_acquire(self, host: str) -> Lock | None:
         """A free slot of the host, now, or None (all busy). A Redis that cannot be reached
@@ -37,10 +45,19 @@ class HostSlots:
                                     blocking=False)
             try:
                 if lock.acquire(blocking=False):
-                    return lock
+                    if self._delay_passed(host):
+                        return lock
+                    self.release(lock)
+                    return None
             except RedisError:
                 return _NO_SLOT
         return None
+
+    def _delay_passed(self, host: str) -> bool:
+        """No request to the host started within the delay; this one starts now."""
+        if self.delay_ms <= 0:
+            return True
+        return bool(self.client.set(f"{DELAY_PREFIX}{host}", 1, nx=True, px=self.delay_ms))
 
     @staticmethod
     def release(lock: Lock) -> None:

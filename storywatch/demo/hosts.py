@@ -13,6 +13,7 @@ Run by hand: python -m storywatch.demo.hosts --hosts 20 --articles 100 --latency
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import threading
 import time
@@ -78,6 +79,7 @@ class HostsWorld:
         self._log: Counter[str] = Counter()
         self._in_flight: Counter[int] = Counter()
         self._most_in_flight: Counter[int] = Counter()
+        self._arrivals: dict[int, list[float]] = {}
 
     def __enter__(self) -> HostsWorld:
         for host in range(self.hosts):
@@ -118,6 +120,13 @@ class HostsWorld:
         with self._lock:
             return self._most_in_flight[host]
 
+    def least_gap(self, host: int) -> float | None:
+        """The shortest time between two requests' arrivals at the host (seconds)."""
+        with self._lock:
+            times = sorted(self._arrivals.get(host, []))
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        return min(gaps) if gaps else None
+
     def clear_log(self) -> None:
         with self._lock:
             self._log.clear()
@@ -149,6 +158,7 @@ class HostsWorld:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 with world._lock:
+                    world._arrivals.setdefault(host, []).append(time.monotonic())
                     world._log[world.base_url(host) + path] += 1
                     world._in_flight[host] += 1
                     world._most_in_flight[host] = max(world._most_in_flight[host],

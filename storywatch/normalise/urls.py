@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import tldextract
 from courlan import normalize_url
 from w3lib.url import safe_url_string
 
@@ -68,9 +68,15 @@ def _clean(url: str, base: str | None = None) -> str:
 # tldextract's bundled snapshot of the list is used as it is: no suffix_list_urls, so it
 # never downloads the list at run time, and no cache_dir, so it never writes one (a crawl
 # child in a read-only home or a sandbox must not fail on it). Private suffixes are
-# included, so two sites on github.io or blogspot.com are two sites.
-_SUFFIXES = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(),
-                                  fallback_to_snapshot=True, include_psl_private_domains=True)
+# included, so two sites on github.io or blogspot.com are two sites. Built on first use:
+# importing tldextract (and the requests library it brings) costs ~80 ms, which commands
+# that only read stored items (`items`, `explain`) would pay for nothing.
+@lru_cache(maxsize=1)
+def _suffixes() -> Any:
+    import tldextract
+
+    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(),
+                                 fallback_to_snapshot=True, include_psl_private_domains=True)
 
 
 @lru_cache(maxsize=4096)
@@ -80,7 +86,7 @@ def registered_domain(host: str) -> str:
     host = host.lower().rstrip(".")
     if not host:
         return ""
-    return _SUFFIXES(host).top_domain_under_public_suffix or host
+    return _suffixes()(host).top_domain_under_public_suffix or host
 
 
 def is_same_site(a: str, b: str) -> bool:

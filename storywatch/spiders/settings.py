@@ -74,6 +74,9 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
             "USER_AGENT": crawl.user_agent,
             "ROBOTSTXT_OBEY": crawl.obey_robots_txt,
             "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
+            # A least time, as configured: not Scrapy's 0.5-1.5x randomisation of it.
+            "DOWNLOAD_DELAY": crawl.download_delay.total_seconds(),
+            "RANDOMIZE_DOWNLOAD_DELAY": False,
             "DOWNLOAD_TIMEOUT": crawl.download_timeout.total_seconds(),
             "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
             "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
