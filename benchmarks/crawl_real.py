@@ -43,11 +43,17 @@ _CANONICAL = re.compile(rb"""(rel\s*=\s*["']?canonical|property\s*=\s*["']og:url
 
 class TreeMemory:
     """Peak summed RSS of a process and its descendants, sampled every 0.1 s, and each
-    process's own peak (named by its role: the crawl, or a worker)."""
+    process's own peak (named by its role: the crawl, or a worker).
+
+    Also the peak summed PSS (proportional set size): pages that processes share (what
+    a forked extraction worker inherited from the forkserver) count once, split among
+    them, where the RSS sum counts them in every process. It is what the tree costs the
+    machine."""
 
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
         self.peak = 0
+        self.peak_pss = 0
         self.peaks: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -57,13 +63,15 @@ class TreeMemory:
         while not self._stop.wait(0.1):
             try:
                 procs = [self.root, *self.root.children(recursive=True)]
-                total = 0
+                total = total_pss = 0
                 for proc in procs:
                     with contextlib.suppress(psutil.Error):  # it ended meanwhile
-                        rss = proc.memory_info().rss
-                        total += rss
-                        self.peaks[proc.pid] = max(self.peaks.get(proc.pid, 0), rss)
+                        info = proc.memory_full_info()
+                        total += info.rss
+                        total_pss += info.pss
+                        self.peaks[proc.pid] = max(self.peaks.get(proc.pid, 0), info.rss)
                 self.peak = max(self.peak, total)
+                self.peak_pss = max(self.peak_pss, total_pss)
             except psutil.Error:
                 return
 
@@ -212,6 +220,8 @@ def main() -> None:
     print(f"trafilatura.extract alone   : {trafilatura_seconds:7.1f} s  {traf_rate:6.1f} pages/s")
     others = sorted((peak for pid, peak in memory.peaks.items() if pid != child.pid),
                     reverse=True)
+    print(f"crawl peak memory of the process tree (sampled): PSS {memory.peak_pss / 2**20:.0f}"
+          f" MB (shared pages counted once), RSS sum {tree_peak / 2**20:.0f} MB")
     print(f"crawl peak RSS: {tree_peak / 2**20:.0f} MB for the process tree (sampled); "
           f"crawl process {memory.peaks.get(child.pid, 0) / 2**20:.0f} MB, its helpers "
           f"(forkserver, extraction workers) {[round(p / 2**20) for p in others]} MB")
