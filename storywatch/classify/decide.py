@@ -44,7 +44,7 @@ from storywatch.classify.features import (
     view,
 )
 from storywatch.classify.model import Calibration, DecisionModel
-from storywatch.classify.relevance import Relevance, score
+from storywatch.classify.relevance import Relevance, score, shared_names
 from storywatch.classify.seeds import Seed
 from storywatch.classify.text import Analysed, analyse
 from storywatch.config import ClassifyConfig, TopicConfig
@@ -405,6 +405,7 @@ class TopicClassifier:
                         ignore_names=[item.source or "", *(item.authors or [])],
                         published_at=item.published_at, relevance=relevance)
         verdict = self.model.verdict(found.values, self.bias)
+        shared, rare = shared_names(item_view.analysed, self.reference.profile)
         undated = self.model.verdict({**found.values, **dict.fromkeys(DATE_SIGNALS, 0.0)},
                                      self.bias) if found.values["date_known"] else verdict
         reasons: dict[str, Any] = {
@@ -415,8 +416,8 @@ class TopicClassifier:
                 for stage, parts in verdict.contributions.items()},
             "relevance": {"lexical": _round(found.relevance.score),
                           "mode": found.relevance.mode,
-                          "shared_anchors": found.relevance.shared_anchors,
-                          "shared_rare_names": found.relevance.shared_rare_names},
+                          "shared_anchors": shared,
+                          "shared_rare_names": rare},
             "novelty": {"covered_sentences": found.covered,
                         "counted_sentences": found.counted,
                         "novel_sentences": [x[:MAX_REASON_CHARS] for x in

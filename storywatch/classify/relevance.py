@@ -117,9 +117,13 @@ class Relevance:
     score: float
     lexical: float
     cross_lingual: float
-    shared_anchors: list[str]
-    shared_rare_names: list[str]
     mode: str  # "same-language" or "cross-lingual"
+
+
+def shared_names(item: Analysed, profile: Profile) -> tuple[list[str], list[str]]:
+    """The names and numbers the item shares with the seeds, and which of them are the
+    story's rare names: for the explanation (the score does not use them)."""
+    return sorted(item.anchors & profile.anchors), sorted(item.anchors & profile.rare_names)
 
 
 # Names below this Zipf frequency (Mediazona 0, Chuviliaev 0, Kuzminov 0; Kremlin is 3.9)
@@ -135,8 +139,6 @@ CROSS_LINGUAL_SCALE = 1.0
 
 
 def score(item: Analysed, profile: Profile) -> Relevance:
-    shared = sorted(item.anchors & profile.anchors)
-    rare = sorted(item.anchors & profile.rare_names)
     keys: dict[str, float] = {}
     for term, count in item.terms.items():
         if len(term) >= 5:
@@ -148,5 +150,5 @@ def score(item: Analysed, profile: Profile) -> Relevance:
     if item.language == profile.language:
         vector = {t: _tf(c) * term_weight(t, item.language) for t, c in item.terms.items()}
         lexical = _cosine(vector, profile.terms, profile.terms_norm)
-        return Relevance(lexical, lexical, cross, shared, rare, "same-language")
-    return Relevance(cross * CROSS_LINGUAL_SCALE, 0.0, cross, shared, rare, "cross-lingual")
+        return Relevance(lexical, lexical, cross, "same-language")
+    return Relevance(cross * CROSS_LINGUAL_SCALE, 0.0, cross, "cross-lingual")

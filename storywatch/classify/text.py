@@ -13,7 +13,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import simplemma
 import wordfreq
@@ -189,15 +189,26 @@ def skeletons(terms: Iterable[str]) -> set[str]:
 
 @dataclass
 class Analysed:
-    """One text, analysed once and reused by every layer."""
+    """One text, analysed once and reused by every layer.
+
+    Its anchors (names and numbers) are found on first use: the gate decides on terms
+    alone, and finding names (a dictionary or word-list lookup for every capitalised
+    word) was about half of the analysis of the news it stops."""
 
     language: str
     sentences: list[str]
     sentence_terms: list[set[str]]
-    sentence_anchors: list[set[str]]
     terms: Counter[str] = field(default_factory=Counter)
-    anchors: set[str] = field(default_factory=set)
     full: bool = True  # lemmas and the best word lists (see `analyse`)
+
+    @cached_property
+    def sentence_anchors(self) -> list[set[str]]:
+        return [anchors_of(unicodedata.normalize("NFC", sentence), self.language,
+                           full=self.full) for sentence in self.sentences]
+
+    @cached_property
+    def anchors(self) -> set[str]:
+        return set().union(*self.sentence_anchors)
 
     @property
     def term_set(self) -> set[str]:
@@ -343,15 +354,9 @@ def analyse(text: str, language: str | None, title: str | None = None, *,
     if title and title.strip():
         sentences = [title.strip(), *sentences]
     sentence_terms = []
-    sentence_anchors = []
     terms: Counter[str] = Counter()
-    anchors: set[str] = set()
     for sentence in sentences:
-        sentence = unicodedata.normalize("NFC", sentence)
-        ts = content_terms(sentence, lang, full)
-        an = anchors_of(sentence, lang, full=full)
+        ts = content_terms(unicodedata.normalize("NFC", sentence), lang, full)
         sentence_terms.append(set(ts))
-        sentence_anchors.append(an)
         terms.update(ts)
-        anchors |= an
-    return Analysed(lang, sentences, sentence_terms, sentence_anchors, terms, anchors, full)
+    return Analysed(lang, sentences, sentence_terms, terms, full)
