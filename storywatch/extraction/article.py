@@ -114,7 +114,7 @@ def extract_article(html: str, url: str | None = None, *, listing_date: bool = F
     meta: PageMetadata = read_metadata(tree, url)
 
     # trafilatura's own metadata pass costs as much as its text extraction (27 of 60 ms a
-    # page on its evaluation corpus; htmldate's date search most of it), so it is asked
+    # page on its evaluation corpus, 12 of them its byline search), so it is asked
     # only for what neither the markup nor the listing states: the date, or a better title
     # than <title>'s. Authors alone, when both lack them, come from its author search
     # only (12 ms; the same authors as the whole pass on 449 of 481 such pages, none
