@@ -293,3 +293,19 @@ def test_the_judging_process_reads_seed_files_without_holding_the_readers(
     assert [name for name, _, _ in report["seeds"]] == ["seed-a", "seed-b"]
     assert all(language == "en" and length > 500 for _, language, length in report["seeds"])
     assert not {"py3langid", "trafilatura"} & set(report["loaded"])
+
+
+def test_seed_files_are_read_even_when_the_script_comes_from_standard_input(
+        tmp_path: Path) -> None:
+    """A spawned child re-imports the main script, which `python -` does not have: the
+    seeds are then read in the process itself rather than not at all."""
+    import subprocess
+    import sys
+
+    script = _JUDGE_PROBE.replace('if __name__ == "__main__":', "if True:")
+    done = subprocess.run([sys.executable, "-", f"sqlite:///{tmp_path / 'sw.db'}",
+                           json.dumps(SEEDS)], input=script, capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [name for name, _, _ in report["seeds"]] == ["seed-a", "seed-b"]

@@ -18,6 +18,7 @@ __all__ = ["Seed", "SeedError", "load_seed", "load_seeds", "prefetch_seeds",
 import logging
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing import get_context
@@ -142,8 +143,14 @@ def _read_files(refs: list[str]) -> list[Seed]:
     (the judge stays ~120 MB lighter for the ~0.7 s the child takes, once per crawl)."""
     if all(name in sys.modules for name in _READER_MODULES):
         return _load_files(refs)
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(_load_files, refs).result()
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            return pool.submit(_load_files, refs).result()
+    except BrokenProcessPool:
+        # A spawned child re-imports the main script, which fails for one read from
+        # standard input (`python -`): read here then, at the memory cost above.
+        log.debug("seed files read in this process: the child could not start")
+        return _load_files(refs)
 
 
 def _load_files(refs: list[str]) -> list[Seed]:
