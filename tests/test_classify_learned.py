@@ -309,3 +309,25 @@ def test_seed_files_are_read_even_when_the_script_comes_from_standard_input(
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert [name for name, _, _ in report["seeds"]] == ["seed-a", "seed-b"]
+
+
+def test_every_topics_seed_files_are_read_once_and_a_bad_one_stops_only_its_topic(
+        tmp_path: Path) -> None:
+    import pytest
+
+    from storywatch.classify.seeds import SeedError
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'sw.db'}")
+    missing = str(tmp_path / "gone.txt")
+    config = Config(storage=StorageConfig(url=storage.url), topics=[
+        TopicConfig(name="deserters", seeds=SEEDS, event_date=EVENT),
+        TopicConfig(name="broken", seeds=[SEEDS[0], missing])])
+    classifier = Classifier(config)
+    with storage.session() as session:
+        good = classifier.topic_classifier(session, config.topics[0])
+        assert [s.name for s in good.seeds] == ["seed-a", "seed-b"]
+        assert classifier._seed_files is not None and set(classifier._seed_files) == {
+            *SEEDS, missing}  # both topics' files, read together
+        with pytest.raises(SeedError, match=r"gone\.txt"):
+            classifier.topic_classifier(session, config.topics[1])
+    storage.dispose()

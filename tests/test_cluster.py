@@ -232,6 +232,36 @@ def _redis_up() -> bool:
         return False
 
 
+def _two_workers_on_one_host(world: HostsWorld, postgres_url: str, queue_name: str,
+                             tmp_path: Path, crawl_lines: str = "") -> tuple[dict, dict]:
+    """Two sources on the world's one host (its feed twice), crawled at once by two real
+    workers sharing the machine's Redis; the runs' outcomes and the store's counts. After
+    checking the runs were really spread over both workers, each overlapping the other."""
+    config = _hosts_config(tmp_path / "storywatch.toml", world, postgres_url, queue_name)
+    feed = toml_string(world.feed_url(0) + "?edition=2")
+    toml = config.read_text(encoding="utf-8")
+    if crawl_lines:
+        toml = toml.replace("concurrency_per_domain = 1", crawl_lines)
+    config.write_text(toml.replace(
+        "[cluster]", f'[[sources]]\nname = "host-0-again"\nkind = "feed"\nurl = {feed}\n'
+        f'every = "1h"\n\n[cluster]\nredis_url = "{REDIS_URL}"', 1), encoding="utf-8")
+    open_storage(postgres_url).dispose()
+    engine = create_engine(postgres_url)
+    try:
+        with running_cluster(config, tmp_path / "logs") as cluster:
+            cluster.start_workers(2)
+            cluster.start_scheduler()
+            outcomes = wait_for_runs(engine, ["host-0", "host-0-again"], cluster)
+        with engine.connect() as conn:
+            runs = conn.execute(text("SELECT worker, started_at, finished_at FROM crawl_runs"
+                                     " ORDER BY id")).all()
+        counts = _counts(engine)
+    finally:
+        engine.dispose()
+    assert len({r.worker for r in runs}) == 2 and runs[0].finished_at > runs[1].started_at, runs
+    return outcomes, counts
+
+
 def test_two_workers_on_one_host_share_its_slots(
         postgres_url: str, queue_name: str, tmp_path: Path) -> None:
     """Two sources on one host, crawled at once by two workers, with one request at a
@@ -240,28 +270,10 @@ def test_two_workers_on_one_host_share_its_slots(
     if not _redis_up():
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
     with HostsWorld(1, 30, latency=0.2, shared=0) as world:
-        config = _hosts_config(tmp_path / "storywatch.toml", world, postgres_url, queue_name)
-        feed = toml_string(world.feed_url(0) + "?edition=2")
-        config.write_text(config.read_text(encoding="utf-8").replace(
-            "[cluster]", f'[[sources]]\nname = "host-0-again"\nkind = "feed"\nurl = {feed}\n'
-            f'every = "1h"\n\n[cluster]\nredis_url = "{REDIS_URL}"', 1), encoding="utf-8")
-        open_storage(postgres_url).dispose()
-        engine = create_engine(postgres_url)
-        try:
-            with running_cluster(config, tmp_path / "logs") as cluster:
-                cluster.start_workers(2)
-                cluster.start_scheduler()
-                outcomes = wait_for_runs(engine, ["host-0", "host-0-again"], cluster)
-            with engine.connect() as conn:
-                runs = conn.execute(text("SELECT worker, started_at, finished_at FROM crawl_runs"
-                                         " ORDER BY id")).all()
-            counts = _counts(engine)
-        finally:
-            engine.dispose()
+        outcomes, counts = _two_workers_on_one_host(world, postgres_url, queue_name, tmp_path)
         most = world.most_in_flight(0)
         fetched = world.fetches()
     assert set(outcomes.values()) == {OK}, outcomes
-    assert len({r.worker for r in runs}) == 2 and runs[0].finished_at > runs[1].started_at, runs
     assert most == 1
     assert counts["items"] == 30 and max(fetched.values()) == 1  # and each article once
 
@@ -274,29 +286,11 @@ def test_two_workers_on_one_host_keep_its_download_delay_between_them(
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
     delay = 0.3
     with HostsWorld(1, 12, latency=0.02, shared=0) as world:
-        config = _hosts_config(tmp_path / "storywatch.toml", world, postgres_url, queue_name)
-        feed = toml_string(world.feed_url(0) + "?edition=2")
-        config.write_text(config.read_text(encoding="utf-8").replace(
-            "concurrency_per_domain = 1", f'concurrency_per_domain = 2\ndownload_delay = '
-            f'"{delay}s"').replace(
-            "[cluster]", f'[[sources]]\nname = "host-0-again"\nkind = "feed"\nurl = {feed}\n'
-            f'every = "1h"\n\n[cluster]\nredis_url = "{REDIS_URL}"', 1), encoding="utf-8")
-        open_storage(postgres_url).dispose()
-        engine = create_engine(postgres_url)
-        try:
-            with running_cluster(config, tmp_path / "logs") as cluster:
-                cluster.start_workers(2)
-                cluster.start_scheduler()
-                outcomes = wait_for_runs(engine, ["host-0", "host-0-again"], cluster)
-            with engine.connect() as conn:
-                runs = conn.execute(text("SELECT worker, started_at, finished_at FROM crawl_runs"
-                                         " ORDER BY id")).all()
-            counts = _counts(engine)
-        finally:
-            engine.dispose()
+        outcomes, counts = _two_workers_on_one_host(
+            world, postgres_url, queue_name, tmp_path,
+            f'concurrency_per_domain = 2\ndownload_delay = "{delay}s"')
         gap = world.least_gap(0)
     assert set(outcomes.values()) == {OK}, outcomes
-    assert len({r.worker for r in runs}) == 2 and runs[0].finished_at > runs[1].started_at, runs
     assert counts["items"] == 12
     # A few ms of the hand-over from the slot to the socket, not a second request's worth.
     assert gap is not None and gap >= delay - 0.05, gap

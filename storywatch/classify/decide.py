@@ -362,19 +362,20 @@ class TopicClassifier:
         the learned decision runs on the rest."""
         if relevance.score >= GATE_LEXICAL:
             return None
-        lexical = {"lexical": _round(relevance.score), "mode": relevance.mode}
-        if relevance.mode == "same-language":
-            return Decision("offtopic", "gate", relevance=0.0, confidence=1.0, reasons={
-                "why": "shares almost no words with the seeds, in their own language",
-                "relevance": lexical, "thresholds": {"lexical": GATE_LEXICAL}})
-        closest = self.reference.story_similarity(features.opening_of(item, self.embedder))
-        if closest >= GATE_SIMILARITY:
-            return None
-        return Decision("offtopic", "gate", relevance=0.0, confidence=1.0, reasons={
-            "why": "shares almost no words with the seeds, and its opening is far from "
-                   "them and from every accepted follow-up",
-            "relevance": lexical, "opening_similarity": _round(closest),
-            "thresholds": {"lexical": GATE_LEXICAL, "opening_similarity": GATE_SIMILARITY}})
+        reasons: dict[str, Any] = {
+            "why": "shares almost no words with the seeds, in their own language",
+            "relevance": {"lexical": _round(relevance.score), "mode": relevance.mode},
+            "thresholds": {"lexical": GATE_LEXICAL}}
+        if relevance.mode != "same-language":
+            closest = self.reference.story_similarity(features.opening_of(item, self.embedder))
+            if closest >= GATE_SIMILARITY:
+                return None
+            reasons.update(
+                why="shares almost no words with the seeds, and its opening is far from "
+                    "them and from every accepted follow-up",
+                opening_similarity=_round(closest),
+                thresholds={"lexical": GATE_LEXICAL, "opening_similarity": GATE_SIMILARITY})
+        return Decision("offtopic", "gate", relevance=0.0, confidence=1.0, reasons=reasons)
 
     def _full(self, item: Item) -> bool:
         return full_analysis(item.language, self.reference.profile.language)
@@ -399,8 +400,8 @@ class TopicClassifier:
         return Decision("offtopic", layer, relevance=judgement.relevance, confidence=1.0,
                         reasons={**reasons, "why": "copy of an earlier off-topic item"})
 
-    def _judge_content(self, item: Item, item_view: TextView,
-                       relevance: Relevance | None = None) -> Decision:
+    def _judge_content(self, item: Item, item_view: TextView, relevance: Relevance
+                       ) -> Decision:
         found = signals(item_view, self.reference,
                         ignore_names=[item.source or "", *(item.authors or [])],
                         published_at=item.published_at, relevance=relevance)

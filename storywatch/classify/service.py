@@ -13,7 +13,7 @@ from storywatch.classify import near_copies
 from storywatch.classify.decide import Decision, ItemFeatures, TopicClassifier, store_decision
 from storywatch.classify.embeddings import load_embedder
 from storywatch.classify.model import DecisionModel
-from storywatch.classify.seeds import load_seeds
+from storywatch.classify.seeds import Seed, SeedError, load_seeds, read_seed_files
 from storywatch.config import Config, TopicConfig
 from storywatch.storage import Storage
 from storywatch.storage.classify import NearCopyBand
@@ -33,6 +33,7 @@ class Classifier:
         self.config = config
         self.model = model or DecisionModel.load(config.classify.model)
         self._topics: dict[str, TopicClassifier] = {}
+        self._seed_files: dict[str, Seed | SeedError] | None = None
 
     def topics_for(self, source: str | None) -> list[TopicConfig]:
         """The topics a source applies to (SourceConfig.topics None = all topics)."""
@@ -43,7 +44,10 @@ class Classifier:
 
     def topic_classifier(self, session: Session, topic: TopicConfig) -> TopicClassifier:
         if topic.name not in self._topics:
-            seeds = load_seeds(topic.seeds, session)
+            if self._seed_files is None:  # every topic's seed files, in one child
+                self._seed_files = read_seed_files(
+                    [ref for t in self.config.topics for ref in t.seeds])
+            seeds = load_seeds(topic.seeds, session, self._seed_files)
             self._topics[topic.name] = TopicClassifier(topic, seeds, self.config.classify,
                                                        load_embedder(), self.model)
         return self._topics[topic.name]

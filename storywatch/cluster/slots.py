@@ -44,13 +44,15 @@ class HostSlots:
             lock = self.client.lock(f"{KEY_PREFIX}{host}:{index}", timeout=self.ttl,
                                     blocking=False)
             try:
-                if lock.acquire(blocking=False):
-                    if self._delay_passed(host):
-                        return lock
-                    self.release(lock)
-                    return None
+                if not lock.acquire(blocking=False):
+                    continue
+                if self._delay_passed(host):
+                    return lock
             except RedisError:
+                self.release(lock)  # if it was taken before Redis failed
                 return _NO_SLOT
+            self.release(lock)
+            return None
         return None
 
     def _delay_passed(self, host: str) -> bool:
