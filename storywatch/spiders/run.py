@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
@@ -98,6 +101,12 @@ def writer_process(config: Config, log_level: str) -> ProcessPoolExecutor:
     A process, not a thread: judging is a third of a crawl's CPU, and on a thread it
     shared the GIL with the reactor (busy 55 s, 25 s of it on CPU, in an 800-article run).
     It logs as this process does (the root handler's level and format).
+
+    Forked when this process runs no other thread yet (a crawl child, before anything
+    else): the writer then has every module this process imported, where a forkserver
+    starts a new interpreter and imports them again, about 1.5 s of CPU a crawl
+    (benchmarks/cluster_scaling.py runs one crawl per source). Its process is started
+    here, before the reactor and its thread pool exist.
     """
     from storywatch.logs import JsonFormatter
     from storywatch.spiders.writer import start_process_writer
@@ -105,8 +114,19 @@ def writer_process(config: Config, log_level: str) -> ProcessPoolExecutor:
     root = logging.getLogger()
     level = next((logging.getLevelName(h.level) for h in root.handlers if h.level), log_level)
     fmt = "json" if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers) else "text"
-    return ProcessPoolExecutor(max_workers=1, mp_context=get_context("forkserver"),
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=_writer_context(),
                                initializer=start_process_writer, initargs=(config, level, fmt))
+    pool.submit(os.getpid).result()  # start it now (a fork must precede any thread)
+    return pool
+
+
+def _writer_context() -> BaseContext:
+    """fork in a single-threaded process on Linux, else forkserver (see writer_process):
+    forking a process that runs threads (database pools, a test's fixture server) can copy
+    a lock in its held state."""
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return get_context("fork")
+    return get_context("forkserver")
 
 
 def spider_for(kind: str) -> type:
@@ -126,19 +146,24 @@ def run_crawl(
     from storywatch.cluster.child import host_slots, worker_claims
 
     sources = list(config.sources if sources is None else sources)
-    claims = worker_claims(config)  # cluster mode only: started by `storywatch worker`
-    if sources and seed_urls(config):
-        # Before the reactor: seed URLs are fetched in a crawl of their own (a child).
-        seed_storage = open_storage(config.storage.url)
-        try:
-            prefetch_seeds(config, seed_storage)
-        finally:
-            seed_storage.dispose()
     settings = scrapy_settings(config, settings_overrides)
     # storywatch.logs owns the root handler; Scrapy only sets levels and its Twisted bridge.
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
-    pool = extraction_pool(config.crawl.extract_workers, for_cluster=claims is not None)
+    # First, while this process has no thread and no database connection to share.
     writer = writer_process(config, str(settings.get("LOG_LEVEL") or "WARNING"))
+    try:
+        claims = worker_claims(config)  # cluster mode only: started by `storywatch worker`
+        if sources and seed_urls(config):
+            # Before the reactor: seed URLs are fetched in a crawl of their own (a child).
+            seed_storage = open_storage(config.storage.url)
+            try:
+                prefetch_seeds(config, seed_storage)
+            finally:
+                seed_storage.dispose()
+    except BaseException:
+        writer.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool = extraction_pool(config.crawl.extract_workers, for_cluster=claims is not None)
     slots = host_slots(config)
     context = RunContext(extract_pool=pool, writer_pool=writer, claims=claims,
                          host_slots=slots)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrapy.settings import Settings
+from scrapy.settings import Settings, default_settings
 
 from storywatch.config import Config
 
@@ -64,6 +64,13 @@ ITEM_PIPELINES = {
 }
 
 
+# Scrapy 2.19 replaced RANDOMIZE_DOWNLOAD_DELAY (now deprecated, warning on every crawl)
+# by DOWNLOAD_DELAY_JITTER; both exist across the versions pyproject.toml admits.
+_NO_DELAY_JITTER: dict[str, Any] = (
+    {"DOWNLOAD_DELAY_JITTER": 0.0} if hasattr(default_settings, "DOWNLOAD_DELAY_JITTER")
+    else {"RANDOMIZE_DOWNLOAD_DELAY": False})
+
+
 def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> Settings:
     """Project settings with the config's crawl section and the config object itself."""
     settings = Settings()
@@ -76,7 +83,7 @@ def scrapy_settings(config: Config, overrides: dict[str, Any] | None = None) -> 
             "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
             # A least time, as configured: not Scrapy's 0.5-1.5x randomisation of it.
             "DOWNLOAD_DELAY": crawl.download_delay.total_seconds(),
-            "RANDOMIZE_DOWNLOAD_DELAY": False,
+            **_NO_DELAY_JITTER,
             "DOWNLOAD_TIMEOUT": crawl.download_timeout.total_seconds(),
             "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
             "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
