@@ -40,9 +40,10 @@ from storywatch.cluster.registry import (
     release_claims_of_dead,
 )
 from storywatch.config import Config, ConfigError
-from storywatch.scheduler.children import Child, crawl_command, judge
+from storywatch.scheduler.children import Child, ForkedChild, crawl_command, judge
 from storywatch.scheduler.lock import Lease, LeaseHeld
 from storywatch.scheduler.runs import RunResult, finish_runs
+from storywatch.scheduler.zygote import Zygote, ZygoteUnavailable, start_zygote
 from storywatch.storage import Storage, open_storage
 from storywatch.storage.daemon import FAILED, KILLED, RUNNING, TIMEOUT, CrawlRun
 from storywatch.storage.db import shown_url
@@ -73,8 +74,9 @@ class CrawlJobs:
     """The crawl actor's function, with what it needs: config, storage, this worker's row."""
 
     def __init__(self, config: Config, storage: Storage, registration: Registration, *,
-                 log_level: str, log_format: str) -> None:
+                 log_level: str, log_format: str, zygote: Zygote | None = None) -> None:
         assert config.cluster is not None
+        self.zygote = zygote
         self.config = config
         self.storage = storage
         self.registration = registration
@@ -122,10 +124,9 @@ class CrawlJobs:
 
     def _crawl(self, run_id: int, source: str, lease: Lease) -> RunResult | None:
         timeout = self.config.crawl.timeout.total_seconds()
-        env = {**os.environ, WORKER_ENV: self.registration.id, WORKER_PID_ENV: str(os.getpid())}
         command = crawl_command([source], config_path=self.config.path,
                                 log_level=self.log_level, log_format=self.log_format)
-        child = Child(command, env=env)
+        child = self._start_child(command)
         with self.storage.session() as session:
             session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(
                 pid=child.pid, worker=self.registration.id, started_at=datetime.now(UTC)))
@@ -152,6 +153,21 @@ class CrawlJobs:
                 child.stop(KILLED)
                 return RunResult(outcome=KILLED, error="the worker lost the source's lease")
         return judge(child, code, [source], timeout)[source]
+
+    def _start_child(self, command: list[str]) -> Child:
+        """The crawl child, forked by the worker's zygote (the crawl's imports done once
+        per worker, not once per run), or a new interpreter without one. The child dies
+        with its parent (cluster/child.py), so it is told which process that is."""
+        def env(parent: int) -> dict[str, str]:
+            return {**os.environ, WORKER_ENV: self.registration.id, WORKER_PID_ENV: str(parent)}
+
+        if self.zygote is not None and self.zygote.alive:
+            try:
+                return ForkedChild(self.zygote, command, env(self.zygote.pid))
+            except ZygoteUnavailable as exc:
+                log.warning("the zygote cannot fork (%s); starting the crawl as a new "
+                            "process", exc)
+        return Child(command, env=env(os.getpid()))
 
     def _renew(self, lease: Lease) -> bool:
         """Renew the source lease; False only when another worker has taken it. While the
@@ -193,8 +209,10 @@ class ClusterWorker:
         storage = open_storage(self.config.storage.url)
         registration = Registration(storage, self.cluster.heartbeat)
         registration.register()
+        # Started here, on the main thread: the zygote dies with the thread that started it.
+        zygote = start_zygote() if self.config.daemon.fork_children else None
         jobs = CrawlJobs(self.config, storage, registration, log_level=self.log_level,
-                         log_format=self.log_format)
+                         log_format=self.log_format, zygote=zygote)
         broker = make_broker(self.cluster)
         dramatiq.actor(actor_name=CRAWL_ACTOR, queue_name=self.cluster.queue, broker=broker,
                        **actor_options(self.config.crawl.timeout))(jobs.crawl)
@@ -224,6 +242,8 @@ class ClusterWorker:
             with contextlib.suppress(SQLAlchemyError):
                 registration.leave()
             storage.dispose()
+            if zygote is not None:
+                zygote.close()
             log.info("worker %s stopped", registration.id,
                      extra={"fields": {"event": "worker_stopped", "worker": registration.id}})
         return 0

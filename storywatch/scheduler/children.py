@@ -22,8 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 from storywatch.scheduler.runs import STOPPED_WITH_DAEMON, RunResult, finish_runs, start_runs
+from storywatch.scheduler.zygote import Zygote, ZygoteUnavailable, read_exit
 from storywatch.storage import Storage
 from storywatch.storage.daemon import FAILED, KILLED, TIMEOUT
 
@@ -59,37 +61,47 @@ class Child:
             env=env, start_new_session=True,  # its own process group, killed as a whole
         )
         self.pid = self.proc.pid
+        self._start_readers(self.proc.stdout, self.proc.stderr)  # type: ignore[arg-type]
+
+    def _start_readers(self, stdout: IO[bytes], stderr: IO[bytes]) -> None:
         self.stopped_as: str | None = None  # KILLED or TIMEOUT once we stop it
         self._stdout: list[bytes] = []
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._readers = [
-            threading.Thread(target=self._read_stdout, daemon=True, name=f"child-{self.pid}-out"),
-            threading.Thread(target=self._read_stderr, daemon=True, name=f"child-{self.pid}-err"),
+            threading.Thread(target=self._read_stdout, args=(stdout,), daemon=True,
+                             name=f"child-{self.pid}-out"),
+            threading.Thread(target=self._read_stderr, args=(stderr,), daemon=True,
+                             name=f"child-{self.pid}-err"),
         ]
         for reader in self._readers:
             reader.start()
 
-    def _read_stdout(self) -> None:
-        assert self.proc.stdout is not None
-        for chunk in iter(lambda: self.proc.stdout.read(65536), b""):  # type: ignore[union-attr]
-            self._stdout.append(chunk)
+    def _read_stdout(self, stream: IO[bytes]) -> None:
+        with stream:
+            for chunk in iter(lambda: stream.read(65536), b""):
+                self._stdout.append(chunk)
 
-    def _read_stderr(self) -> None:
-        assert self.proc.stderr is not None
+    def _read_stderr(self, stream: IO[bytes]) -> None:
         out = sys.stderr
-        for raw in self.proc.stderr:
-            line = raw.decode("utf-8", "replace")
-            if line.strip():
-                self._stderr_tail.append(line.rstrip())
-            with contextlib.suppress(OSError, ValueError):
-                out.write(line)
-                out.flush()
+        with stream:
+            for raw in stream:
+                line = raw.decode("utf-8", "replace")
+                if line.strip():
+                    self._stderr_tail.append(line.rstrip())
+                with contextlib.suppress(OSError, ValueError):
+                    out.write(line)
+                    out.flush()
+
+    def _exit_code(self, timeout: float) -> int | None:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def wait(self, timeout: float) -> int | None:
         """The exit code, or None when the child is still running after `timeout` seconds."""
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        code = self._exit_code(timeout)
+        if code is None:
             return None
         for reader in self._readers:
             reader.join(timeout=5)
@@ -117,6 +129,48 @@ class Child:
     @property
     def stderr_tail(self) -> list[str]:
         return list(self._stderr_tail)
+
+
+class ForkedChild(Child):
+    """A crawl child forked by the zygote (scheduler/zygote.py), not started as a new
+    interpreter: the same command, streams, process group and exit code as a Child."""
+
+    def __init__(self, zygote: Zygote, command: list[str],
+                 env: dict[str, str] | None = None) -> None:
+        self.started = time.monotonic()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            self.pid, self._report = zygote.fork(command, env, out_w, err_w)
+        except BaseException:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        self._code: int | None = None
+        self._start_readers(os.fdopen(out_r, "rb"), os.fdopen(err_r, "rb"))
+
+    def _exit_code(self, timeout: float) -> int | None:
+        if self._code is None:
+            self._code = read_exit(self._report, timeout)
+            if self._code is not None:
+                self._report.close()
+        return self._code
+
+
+def start_child(command: list[str], env: dict[str, str] | None = None,
+                zygote: Zygote | None = None) -> Child:
+    """A crawl child, forked by the zygote when there is a live one, else a new
+    interpreter (the same command either way)."""
+    if zygote is not None and zygote.alive:
+        try:
+            return ForkedChild(zygote, command, env)
+        except ZygoteUnavailable as exc:
+            log.warning("the zygote cannot fork (%s); starting the crawl as a new process",
+                        exc)
+    return Child(command, env)
 
 
 def _summary_line(stdout: str) -> dict | None:
@@ -224,11 +278,13 @@ class CrawlRunner(ActiveRuns):
         command: Callable[[list[str]], list[str]],
         env: dict[str, str] | None = None,
         fence: Callable[[], bool] | None = None,
+        zygote: Zygote | None = None,
     ) -> None:
         self.storage = storage
         self.settings = settings
         self._command = command
         self._env = env
+        self._zygote = zygote  # forks the children when alive (scheduler/zygote.py)
         # Asked right before each child starts: False (or an error) means this daemon's
         # lease is not provably its own any more, and nothing is launched.
         self._fence = fence
@@ -303,7 +359,7 @@ class CrawlRunner(ActiveRuns):
         batch_id = uuid.uuid4().hex[:16]
         started_at = datetime.now(UTC)
         try:
-            child = Child(self._command(sources), env=self._env)
+            child = start_child(self._command(sources), self._env, self._zygote)
         except OSError as exc:
             results = {s: RunResult(outcome=FAILED, error=f"cannot start the child: {exc}")
                        for s in sources}

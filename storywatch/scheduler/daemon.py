@@ -39,6 +39,7 @@ from storywatch.scheduler.jobs import (
 from storywatch.scheduler.lock import Lease, LeaseHeld
 from storywatch.scheduler.runs import close_orphans, failures_in_row
 from storywatch.scheduler.tasks import TASKS, PeriodicTask
+from storywatch.scheduler.zygote import Zygote, start_zygote
 from storywatch.storage import Storage, open_storage
 from storywatch.storage.daemon import JOBS_TABLE, OK
 
@@ -85,6 +86,7 @@ class Daemon:
         self.runner: CrawlRunner | ClusterDispatcher | None = None
         self.lease: Lease | None = None
         self.web: WebServer | None = None
+        self.zygote: Zygote | None = None
 
     # ------------------------------------------------------------------ jobs
 
@@ -248,8 +250,11 @@ class Daemon:
         if orphans:
             log.warning("marked %d run(s) left unfinished by a previous daemon as killed",
                         orphans)
+        if self.zygote is None and config.daemon.fork_children:
+            # On the thread that runs the daemon: the zygote dies with it.
+            self.zygote = start_zygote()
         return CrawlRunner(storage, self._runner_settings(config), self._command,
-                           fence=self._fence)
+                           fence=self._fence, zygote=self.zygote)
 
     def _runner_settings(self, config: Config) -> RunnerSettings:
         d = config.daemon
@@ -353,6 +358,9 @@ class Daemon:
             if not runner.wait_idle(RECORD_SECONDS):
                 log.error("stopping: some runs could not record their end")
         self._restore_signals()
+        if self.zygote is not None:
+            self.zygote.close()
+            self.zygote = None
         if self.storage is not None:
             with contextlib.suppress(Exception):
                 lease.release()

@@ -120,9 +120,10 @@ def processes_with(marker: str) -> list[psutil.Process]:
 
 
 def crawl_children(daemon_pid: int) -> list[psutil.Process]:
-    """The `storywatch ... crawl` children of a daemon, found in the process tree."""
+    """The `storywatch ... crawl` children of a daemon, found in the process tree (forked
+    by its zygote, they are its grandchildren)."""
     try:
-        children = psutil.Process(daemon_pid).children(recursive=False)
+        children = psutil.Process(daemon_pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
     found = []
