@@ -5,6 +5,7 @@ new interpreter would."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import psutil
 import pytest
 from sqlalchemy import func, select
 
-from storywatch.scheduler.children import ForkedChild, judge
+from storywatch.scheduler.children import Child, ForkedChild, judge
 from storywatch.scheduler.zygote import Zygote, start_zygote
 from storywatch.storage import open_storage
 from storywatch.storage.daemon import KILLED
@@ -140,3 +141,34 @@ def test_a_crawl_forked_by_the_zygote_stores_every_article_once(
             len(ARTICLES)
     storage.dispose()
     assert set(urls) == {world.base_url + path for path in ARTICLES}
+
+
+@pytest.mark.parametrize("forked", [False, True], ids=["new-interpreter", "forked"])
+def test_a_crawl_killed_with_9_leaves_no_writer_behind(
+        forked: bool, tmp_path: Path, silent_port: int) -> None:
+    """The writer process is forked from the crawl (spiders/run.py) and holds both ends of
+    its task queue: without its lifeline it waited on that queue for ever once the crawl
+    was killed (three such writers were found after a kill -9 loop)."""
+    zygote = start_zygote() if forked else None
+    config = hanging_config(tmp_path, silent_port)
+    command = [*STORYWATCH, "--config", str(config), "crawl"]
+    child = ForkedChild(zygote, command, env=dict(os.environ)) if zygote else \
+        Child(command, env=dict(os.environ))
+    try:
+        crawl = psutil.Process(child.pid)
+
+        def writer() -> psutil.Process | None:
+            found = [p for p in crawl.children() if p.status() != psutil.STATUS_ZOMBIE]
+            return found[0] if found else None
+
+        forked_writer = wait_until(writer, "the crawl's writer process")
+        os.kill(child.pid, signal.SIGKILL)  # the crawl alone, not its process group
+        assert child.wait(30) == -signal.SIGKILL
+        wait_until(lambda: not forked_writer.is_running()
+                   or forked_writer.status() == psutil.STATUS_ZOMBIE,
+                   "the writer to die with its crawl")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        if zygote is not None:
+            zygote.close()

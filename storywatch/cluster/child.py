@@ -8,12 +8,10 @@ kernel for SIGKILL when its parent dies (PR_SET_PDEATHSIG).
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
-import sys
 from datetime import timedelta
 
+from storywatch import lifeline
 from storywatch.cluster.claims import UrlClaims
 from storywatch.cluster.slots import HostSlots
 from storywatch.config import Config
@@ -21,7 +19,6 @@ from storywatch.storage import open_storage
 
 WORKER_ENV = "STORYWATCH_WORKER"
 WORKER_PID_ENV = "STORYWATCH_WORKER_PID"
-_PR_SET_PDEATHSIG = 1
 # A claim outlives the crawl that took it by this much at most (if its worker's row says
 # alive although the worker is gone, e.g. a frozen host).
 CLAIM_MARGIN = timedelta(minutes=5)
@@ -30,14 +27,9 @@ SLOT_MARGIN_SECONDS = 30.0
 
 
 def die_with_parent() -> None:
-    """SIGKILL this process when its parent (the worker) dies; exit now if it already has."""
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    """SIGKILL this process when its parent (the worker, or its zygote) dies."""
     expected = os.environ.get(WORKER_PID_ENV)
-    if expected and os.getppid() != int(expected):  # the worker died before prctl
-        os._exit(1)
+    lifeline.die_with_parent(int(expected) if expected else None)
 
 
 def host_slots(config: Config) -> HostSlots | None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import importlib
 import json
 import logging
@@ -45,6 +44,8 @@ from typing import Any
 
 import setproctitle
 
+from storywatch import lifeline
+
 log = logging.getLogger("storywatch.scheduler.zygote")
 
 # What a crawl child imports before it does anything (its CPU is what the zygote saves).
@@ -58,7 +59,6 @@ PRELOAD = (
 )
 _REQUEST_MAX = 1 << 20
 READY = b'{"ready": true}'
-_PR_SET_PDEATHSIG = 1
 
 
 class ZygoteUnavailable(Exception):
@@ -278,16 +278,9 @@ def _reap(children: dict[int, socket.socket]) -> None:
         report.close()
 
 
-def _die_with_parent(expected: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != expected:  # the caller died before prctl
-        os._exit(1)
-
-
 def main(argv: list[str]) -> None:
     control = socket.socket(fileno=int(argv[0]))
-    _die_with_parent(int(argv[1]))
+    lifeline.die_with_parent(int(argv[1]))
     try:
         for name in PRELOAD:
             importlib.import_module(name)

@@ -114,8 +114,13 @@ def writer_process(config: Config, log_level: str) -> ProcessPoolExecutor:
     root = logging.getLogger()
     level = next((logging.getLevelName(h.level) for h in root.handlers if h.level), log_level)
     fmt = "json" if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers) else "text"
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=_writer_context(),
-                               initializer=start_process_writer, initargs=(config, level, fmt))
+    context = _writer_context()
+    # A forked writer holds both ends of its task queue: if this process died, it would
+    # wait on it for ever. It dies with this process instead (storywatch/lifeline.py).
+    parent = os.getpid() if context.get_start_method() == "fork" else None
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
+                               initializer=start_process_writer,
+                               initargs=(config, level, fmt, parent))
     pool.submit(os.getpid).result()  # start it now (a fork must precede any thread)
     return pool
 

@@ -186,10 +186,15 @@ def first_line(error: BaseException) -> str:
 _process_writer: Writer | None = None
 
 
-def start_process_writer(config: Config, log_level: str, log_format: str) -> None:
-    """Initializer of the writer process: its logging as the crawl's, and its Writer."""
+def start_process_writer(config: Config, log_level: str, log_format: str,
+                         parent: int | None = None) -> None:
+    """Initializer of the writer process: its logging as the crawl's, and its Writer.
+    `parent`: the crawl process it was forked from, which it must not outlive."""
+    from storywatch import lifeline
     from storywatch.logs import setup_logging
 
+    if parent is not None:
+        lifeline.die_with_parent(parent)
     global _process_writer
     setup_logging(log_level, log_format)
     _process_writer = Writer(config)
