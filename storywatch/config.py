@@ -301,7 +301,7 @@ class DaemonConfig(_Section):
     batch_max: int = Field(default=10, ge=1, le=200)
     # Crawl children (of the daemon and of cluster workers) forked from a process that
     # has imported the crawl once (scheduler/zygote.py): ~2 s less CPU per child start,
-    # for ~100 MB more resident memory at rest. false: a new interpreter per child.
+    # for ~200 MB more resident memory at rest. false: a new interpreter per child.
     fork_children: bool = True
     # The daemon's lease on the database is renewed this often; `status` and a second
     # daemon consider it dead after three missed renewals.
