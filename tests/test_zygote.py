@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,3 +173,20 @@ def test_a_crawl_killed_with_9_leaves_no_writer_behind(
             os.killpg(child.pid, signal.SIGKILL)
         if zygote is not None:
             zygote.close()
+
+
+def test_two_threads_waiting_for_one_forked_child_both_see_its_end(
+        zygote: Zygote, tmp_path: Path, silent_port: int) -> None:
+    """The daemon's stop and the run's own thread both wait for a child (as both may wait
+    for a Popen): the exit code must reach both, whichever reads it first. Once, the stop
+    took it and the run's thread, still waiting, left its run unrecorded."""
+    config = hanging_config(tmp_path, silent_port)
+    child = ForkedChild(zygote, [*STORYWATCH, "--config", str(config), "crawl"],
+                        env=dict(os.environ))
+    seen: list[int | None] = []
+    waiter = threading.Thread(target=lambda: seen.append(child.wait(120)))
+    waiter.start()
+    code = child.stop(KILLED)
+    waiter.join(60)
+    assert not waiter.is_alive()
+    assert seen == [code] and code in (-signal.SIGTERM, -signal.SIGKILL)

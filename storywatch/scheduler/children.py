@@ -149,15 +149,21 @@ class ForkedChild(Child):
         finally:
             os.close(out_w)
             os.close(err_w)
+        # One thread reads the exit code; any number may wait for it (the run's thread
+        # and the daemon's stop both do, as both may call Popen.wait on a Child).
         self._code: int | None = None
+        self._exited = threading.Event()
+        threading.Thread(target=self._read_exit, daemon=True,
+                         name=f"child-{self.pid}-exit").start()
         self._start_readers(os.fdopen(out_r, "rb"), os.fdopen(err_r, "rb"))
 
+    def _read_exit(self) -> None:
+        with self._report:
+            self._code = read_exit(self._report, None)
+        self._exited.set()
+
     def _exit_code(self, timeout: float) -> int | None:
-        if self._code is None:
-            self._code = read_exit(self._report, timeout)
-            if self._code is not None:
-                self._report.close()
-        return self._code
+        return self._code if self._exited.wait(timeout) else None
 
 
 def start_child(command: list[str], env: dict[str, str] | None = None,

@@ -150,9 +150,10 @@ def _read_message(sock: socket.socket, timeout: float | None) -> dict[str, Any]:
     return json.loads(data)
 
 
-def read_exit(sock: socket.socket, timeout: float) -> int | None:
-    """The exit code reported on a child's socket, None if not within `timeout`; a
-    zygote that died first reports nothing, read as killed (it died by SIGKILL)."""
+def read_exit(sock: socket.socket, timeout: float | None) -> int | None:
+    """The exit code reported on a child's socket, None if not within `timeout` (None:
+    wait as long as it takes); a zygote that died first reports nothing, read as killed
+    (it died by SIGKILL). One reader per socket."""
     try:
         message = _read_message(sock, timeout)
     except TimeoutError:
