@@ -40,10 +40,10 @@ from storywatch.cluster.registry import (
     release_claims_of_dead,
 )
 from storywatch.config import Config, ConfigError
-from storywatch.scheduler.children import Child, ForkedChild, crawl_command, judge
+from storywatch.scheduler.children import crawl_command, judge, start_child
 from storywatch.scheduler.lock import Lease, LeaseHeld
 from storywatch.scheduler.runs import RunResult, finish_runs
-from storywatch.scheduler.zygote import Zygote, ZygoteUnavailable, start_zygote
+from storywatch.scheduler.zygote import Zygote, start_zygote
 from storywatch.storage import Storage, open_storage
 from storywatch.storage.daemon import FAILED, KILLED, RUNNING, TIMEOUT, CrawlRun
 from storywatch.storage.db import shown_url
@@ -126,7 +126,9 @@ class CrawlJobs:
         timeout = self.config.crawl.timeout.total_seconds()
         command = crawl_command([source], config_path=self.config.path,
                                 log_level=self.log_level, log_format=self.log_format)
-        child = self._start_child(command)
+        # The zygote's fork: the crawl's imports done once per worker, not once per run.
+        child = start_child(command, {**os.environ, WORKER_ENV: self.registration.id},
+                            self.zygote, parent_pid_var=WORKER_PID_ENV)
         with self.storage.session() as session:
             session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(
                 pid=child.pid, worker=self.registration.id, started_at=datetime.now(UTC)))
@@ -153,21 +155,6 @@ class CrawlJobs:
                 child.stop(KILLED)
                 return RunResult(outcome=KILLED, error="the worker lost the source's lease")
         return judge(child, code, [source], timeout)[source]
-
-    def _start_child(self, command: list[str]) -> Child:
-        """The crawl child, forked by the worker's zygote (the crawl's imports done once
-        per worker, not once per run), or a new interpreter without one. The child dies
-        with its parent (cluster/child.py), so it is told which process that is."""
-        def env(parent: int) -> dict[str, str]:
-            return {**os.environ, WORKER_ENV: self.registration.id, WORKER_PID_ENV: str(parent)}
-
-        if self.zygote is not None and self.zygote.alive:
-            try:
-                return ForkedChild(self.zygote, command, env(self.zygote.pid))
-            except ZygoteUnavailable as exc:
-                log.warning("the zygote cannot fork (%s); starting the crawl as a new "
-                            "process", exc)
-        return Child(command, env=env(os.getpid()))
 
     def _renew(self, lease: Lease) -> bool:
         """Renew the source lease; False only when another worker has taken it. While the

@@ -159,7 +159,7 @@ class ForkedChild(Child):
 
     def _read_exit(self) -> None:
         with self._report:
-            self._code = read_exit(self._report, None)
+            self._code = read_exit(self._report)
         self._exited.set()
 
     def _exit_code(self, timeout: float) -> int | None:
@@ -167,16 +167,23 @@ class ForkedChild(Child):
 
 
 def start_child(command: list[str], env: dict[str, str] | None = None,
-                zygote: Zygote | None = None) -> Child:
+                zygote: Zygote | None = None, *, parent_pid_var: str | None = None) -> Child:
     """A crawl child, forked by the zygote when there is a live one, else a new
-    interpreter (the same command either way)."""
+    interpreter (the same command either way). `parent_pid_var`: an environment variable
+    that tells the child which process is its parent (the zygote or this one), for a
+    child that must die with it (cluster/child.py)."""
+    def with_parent(parent: int) -> dict[str, str] | None:
+        if parent_pid_var is None:
+            return env
+        return {**(os.environ if env is None else env), parent_pid_var: str(parent)}
+
     if zygote is not None and zygote.alive:
         try:
-            return ForkedChild(zygote, command, env)
+            return ForkedChild(zygote, command, with_parent(zygote.pid))
         except ZygoteUnavailable as exc:
             log.warning("the zygote cannot fork (%s); starting the crawl as a new process",
                         exc)
-    return Child(command, env)
+    return Child(command, with_parent(os.getpid()))
 
 
 def _summary_line(stdout: str) -> dict | None:

@@ -102,7 +102,7 @@ class Zygote:
                     socket.send_fds(self._socket, [request], [stdout, stderr, theirs.fileno()])
                 except OSError as exc:
                     raise ZygoteUnavailable(f"cannot reach the zygote: {exc}") from exc
-            pid = _read_message(report, None).get("pid")
+            pid = _read_message(report).get("pid")
         except BaseException:
             report.close()
             raise
@@ -138,9 +138,8 @@ def start_zygote() -> Zygote | None:
         return None
 
 
-def _read_message(sock: socket.socket, timeout: float | None) -> dict[str, Any]:
-    """One newline-terminated JSON message; {} at end of file; TimeoutError on timeout."""
-    sock.settimeout(timeout)
+def _read_message(sock: socket.socket) -> dict[str, Any]:
+    """One newline-terminated JSON message; {} at end of file."""
     data = b""
     while not data.endswith(b"\n"):
         chunk = sock.recv(4096)
@@ -150,15 +149,11 @@ def _read_message(sock: socket.socket, timeout: float | None) -> dict[str, Any]:
     return json.loads(data)
 
 
-def read_exit(sock: socket.socket, timeout: float | None) -> int | None:
-    """The exit code reported on a child's socket, None if not within `timeout` (None:
-    wait as long as it takes); a zygote that died first reports nothing, read as killed
-    (it died by SIGKILL). One reader per socket."""
-    try:
-        message = _read_message(sock, timeout)
-    except TimeoutError:
-        return None
-    code = message.get("exit")
+def read_exit(sock: socket.socket) -> int:
+    """The exit code reported on a child's socket, once the child has ended; a zygote
+    that died first reports nothing, read as killed (it died by SIGKILL). One reader per
+    socket."""
+    code = _read_message(sock).get("exit")
     return code if isinstance(code, int) else -signal.SIGKILL
 
 
@@ -179,7 +174,6 @@ def _serve(control: socket.socket) -> None:
             if key.data == "child":
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake_r, 4096)
-                _reap(children)
                 continue
             try:
                 message, fds, _flags, _addr = socket.recv_fds(control, _REQUEST_MAX, 3)
@@ -243,10 +237,12 @@ def _run_child(request: dict[str, Any], stdout: int, stderr: int) -> None:
         from storywatch.cli import main
 
         main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if not isinstance(exc.code, int) and exc.code is not None:
+    except SystemExit as exc:  # as the interpreter treats it at exit
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
             print(exc.code, file=sys.stderr)
+            code = 1
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -302,7 +298,7 @@ def _warm_up() -> None:
         for value in settings.copy_to_dict().values():
             found = [*value.keys(), *value.values()] if isinstance(value, dict) else [value]
             paths.update(p for p in found if isinstance(p, str)
-                         and p.startswith(("scrapy.", "storywatch.")) and "." in p[7:])
+                         and p.startswith(("scrapy.", "storywatch.")))
         for path in sorted(paths):
             with contextlib.suppress(Exception):  # a setting that names no class
                 load_object(path)
