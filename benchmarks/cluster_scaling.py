@@ -39,11 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text
 
 from storywatch.demo.hosts import HostsWorld
-from storywatch.storage import open_storage
 from tests.faults.cluster import (
     cluster_toml,
     delete_queue,
-    running_cluster,
+    started_cluster,
     wait_for_runs,
 )
 
@@ -112,19 +111,16 @@ def scaling_run(workers: int, hosts: int, articles: int, latency: float,
             tempfile.TemporaryDirectory() as tmp:
         config = write_config(Path(tmp) / "storywatch.toml", world, url, queue, concurrency,
                               extract_workers)
-        open_storage(url).dispose()
-        engine = create_engine(url)
         started = time.monotonic()
         cpu_before = children_cpu()
         try:
-            with running_cluster(config, Path(tmp) / "logs") as cluster:
-                cluster.start_workers(workers)
-                cluster.start_scheduler()
+            with started_cluster(config, url, Path(tmp) / "logs", workers) as (engine,
+                                                                               cluster):
                 wait_for_runs(engine, [f"host-{h}" for h in range(hosts)], cluster,
                               timeout=3600)
             result = figures(engine, world)
-        finally:
             engine.dispose()
+        finally:
             delete_queue(queue)
         result["wall_seconds"] = round(time.monotonic() - started, 1)
         # Every process of the run (scheduler, workers, their crawl children and those
@@ -140,12 +136,8 @@ def kill_run(rng: random.Random) -> dict[str, float]:
     with HostsWorld(4, 40, latency=0.15) as world, fresh_schema() as url, \
             tempfile.TemporaryDirectory() as tmp:
         config = write_config(Path(tmp) / "storywatch.toml", world, url, queue, 1)
-        open_storage(url).dispose()
-        engine = create_engine(url)
         try:
-            with running_cluster(config, Path(tmp) / "logs") as cluster:
-                cluster.start_workers(3)
-                cluster.start_scheduler()
+            with started_cluster(config, url, Path(tmp) / "logs", 3) as (engine, cluster):
                 deadline = time.monotonic() + 300
                 while not world.fetches() and time.monotonic() < deadline:
                     time.sleep(0.05)
@@ -155,8 +147,8 @@ def kill_run(rng: random.Random) -> dict[str, float]:
                 os.kill(victim.pid, signal.SIGKILL)
                 wait_for_runs(engine, [f"host-{h}" for h in range(4)], cluster, timeout=600)
             result = figures(engine, world)
-        finally:
             engine.dispose()
+        finally:
             delete_queue(queue)
         result["kill_after_first_fetch_s"] = round(delay, 2)
         return result

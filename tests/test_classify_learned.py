@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from storywatch.classify.evaluate import _news_item
 from storywatch.classify.features import NAMES, NOVELTY_SIGNALS, TOPIC_SIGNALS
 from storywatch.classify.model import DecisionModel
+from storywatch.classify.seeds import SeedError
 from storywatch.classify.service import Classifier
 from storywatch.config import Config, StorageConfig, TopicConfig
 from storywatch.normalise.dates import utc_now
@@ -280,8 +284,6 @@ def test_the_judging_process_reads_seed_files_without_holding_the_readers(
         tmp_path: Path) -> None:
     """A seed page needs the extractor and the language detector (~120 MB); the process
     that judges a crawl's items reads its seeds through a child and never loads them."""
-    import subprocess
-    import sys
 
     probe = tmp_path / "probe.py"
     probe.write_text(_JUDGE_PROBE, encoding="utf-8")
@@ -299,9 +301,6 @@ def test_seed_files_are_read_even_when_the_script_comes_from_standard_input(
         tmp_path: Path) -> None:
     """A spawned child re-imports the main script, which `python -` does not have: the
     seeds are then read in the process itself rather than not at all."""
-    import subprocess
-    import sys
-
     script = _JUDGE_PROBE.replace('if __name__ == "__main__":', "if True:")
     done = subprocess.run([sys.executable, "-", f"sqlite:///{tmp_path / 'sw.db'}",
                            json.dumps(SEEDS)], input=script, capture_output=True, text=True,
@@ -313,10 +312,6 @@ def test_seed_files_are_read_even_when_the_script_comes_from_standard_input(
 
 def test_every_topics_seed_files_are_read_once_and_a_bad_one_stops_only_its_topic(
         tmp_path: Path) -> None:
-    import pytest
-
-    from storywatch.classify.seeds import SeedError
-
     storage = open_storage(f"sqlite:///{tmp_path / 'sw.db'}")
     missing = str(tmp_path / "gone.txt")
     config = Config(storage=StorageConfig(url=storage.url), topics=[

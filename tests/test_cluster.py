@@ -18,12 +18,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from storywatch.demo.config import DEMO_FEEDS, demo_config_toml
 from storywatch.demo.hosts import HostsWorld
-from storywatch.storage import open_storage
 from storywatch.storage.daemon import OK
 from tests.conftest import POSTGRES_URL, fresh_postgres_schema, run_cli, wait_until
 from tests.faults.cluster import (
@@ -31,7 +30,7 @@ from tests.faults.cluster import (
     Cluster,
     cluster_toml,
     queue_name,
-    running_cluster,
+    started_cluster,
     statuses,
     wait_for_runs,
 )
@@ -59,16 +58,9 @@ def _crawl_world(workers: int, base_url: str, database_url: str, queue: str,
                  workdir: Path) -> dict[str, str]:
     workdir.mkdir(parents=True, exist_ok=True)
     config = _demo_config(workdir / "storywatch.toml", base_url, database_url, queue)
-    open_storage(database_url).dispose()  # the schema, before anyone polls it
-    engine = create_engine(database_url)
-    try:
-        with running_cluster(config, workdir / "logs") as cluster:
-            cluster.start_workers(workers)
-            cluster.start_scheduler()
-            outcomes = wait_for_runs(engine, list(FEEDS), cluster)
-            used = _workers_that_ran(engine)
-    finally:
-        engine.dispose()
+    with started_cluster(config, database_url, workdir / "logs", workers) as (engine, cluster):
+        outcomes = wait_for_runs(engine, list(FEEDS), cluster)
+        used = _workers_that_ran(engine)
     assert set(outcomes.values()) == {OK}, outcomes
     if workers > 1:  # the runs were really spread
         assert len(used) > 1, used
@@ -154,22 +146,16 @@ def test_a_worker_killed_mid_crawl_loses_nothing_and_status_shows_it(
         postgres_url: str, queue_name: str, tmp_path: Path) -> None:
     with HostsWorld(HOSTS, ARTICLES, latency=LATENCY) as world:
         config = _hosts_config(tmp_path / "storywatch.toml", world, postgres_url, queue_name)
-        open_storage(postgres_url).dispose()
-        engine = create_engine(postgres_url)
-        try:
-            with running_cluster(config, tmp_path / "logs") as cluster:
-                cluster.start_workers(2)
-                cluster.start_scheduler()
-                victim = wait_until(lambda: _busy_worker(engine, cluster, world),
-                                    "a worker in the middle of a crawl", timeout=120)
-                os.kill(victim, signal.SIGKILL)  # the worker alone: its child dies with it
-                outcomes = wait_for_runs(engine, ["host-0", "host-1"], cluster)
-                assert set(outcomes.values()) == {OK}, outcomes
-                wait_until(lambda: _counts(engine)["claims"] == 0, "claims released", 30)
-                shown = run_cli("--config", str(config), "status", "--format", "json")
-            counts = _counts(engine)
-        finally:
-            engine.dispose()
+        with started_cluster(config, postgres_url, tmp_path / "logs", 2) as (engine, cluster):
+            victim = wait_until(lambda: _busy_worker(engine, cluster, world),
+                                "a worker in the middle of a crawl", timeout=120)
+            os.kill(victim, signal.SIGKILL)  # the worker alone: its child dies with it
+            outcomes = wait_for_runs(engine, ["host-0", "host-1"], cluster)
+            assert set(outcomes.values()) == {OK}, outcomes
+            wait_until(lambda: _counts(engine)["claims"] == 0, "claims released", 30)
+            shown = run_cli("--config", str(config), "status", "--format", "json")
+        counts = _counts(engine)
+        engine.dispose()
         fetched_twice = sum(1 for n in world.fetches().values() if n > 1)
     expected = len(world.article_urls())
     assert counts["items"] == counts["distinct_urls"] == expected, (counts, fetched_twice)
@@ -199,20 +185,14 @@ def test_a_run_survives_a_broker_restart_and_a_database_restart(
         proxied_amqp = AMQP_URL.replace(f":{amqp.port or 5672}", f":{broker.port}", 1)
         config = _hosts_config(tmp_path / "storywatch.toml", world, proxied_db, queue_name,
                                broker_url=proxied_amqp)
-        open_storage(postgres_url).dispose()
-        engine = create_engine(postgres_url)  # the test's own view, not through the proxy
-        try:
-            with running_cluster(config, tmp_path / "logs") as cluster:
-                cluster.start_workers(2)
-                cluster.start_scheduler()
-                wait_until(lambda: len(world.fetches()) >= 5, "the first fetches", 120)
-                broker.restart(4.0)
-                wait_until(lambda: len(world.fetches()) >= 25, "more fetches", 120)
-                db.restart(4.0)
-                outcomes = wait_for_runs(engine, ["host-0", "host-1"], cluster)
-                counts = _counts(engine)
-        finally:
-            engine.dispose()
+        # The test's own view of the store, not through the proxy.
+        with started_cluster(config, postgres_url, tmp_path / "logs", 2) as (engine, cluster):
+            wait_until(lambda: len(world.fetches()) >= 5, "the first fetches", 120)
+            broker.restart(4.0)
+            wait_until(lambda: len(world.fetches()) >= 25, "more fetches", 120)
+            db.restart(4.0)
+            outcomes = wait_for_runs(engine, ["host-0", "host-1"], cluster)
+            counts = _counts(engine)
     assert set(outcomes.values()) == {OK}, outcomes
     assert counts["items"] == counts["distinct_urls"] == len(world.article_urls()), counts
     assert broker.cuts == db.cuts == 1
@@ -245,19 +225,13 @@ def _two_workers_on_one_host(world: HostsWorld, postgres_url: str, queue_name: s
     config.write_text(toml.replace(
         "[cluster]", f'[[sources]]\nname = "host-0-again"\nkind = "feed"\nurl = {feed}\n'
         f'every = "1h"\n\n[cluster]\nredis_url = "{REDIS_URL}"', 1), encoding="utf-8")
-    open_storage(postgres_url).dispose()
-    engine = create_engine(postgres_url)
-    try:
-        with running_cluster(config, tmp_path / "logs") as cluster:
-            cluster.start_workers(2)
-            cluster.start_scheduler()
-            outcomes = wait_for_runs(engine, ["host-0", "host-0-again"], cluster)
-        with engine.connect() as conn:
-            runs = conn.execute(text("SELECT worker, started_at, finished_at FROM crawl_runs"
-                                     " ORDER BY id")).all()
-        counts = _counts(engine)
-    finally:
-        engine.dispose()
+    with started_cluster(config, postgres_url, tmp_path / "logs", 2) as (engine, cluster):
+        outcomes = wait_for_runs(engine, ["host-0", "host-0-again"], cluster)
+    with engine.connect() as conn:
+        runs = conn.execute(text("SELECT worker, started_at, finished_at FROM crawl_runs"
+                                 " ORDER BY id")).all()
+    counts = _counts(engine)
+    engine.dispose()
     assert len({r.worker for r in runs}) == 2 and runs[0].finished_at > runs[1].started_at, runs
     return outcomes, counts
 
@@ -313,20 +287,14 @@ def test_kill_loop_a_random_worker_at_a_random_moment(
     rng = random.Random(KILL_SEED + run)
     with HostsWorld(4, 40, latency=0.15) as world:
         config = _hosts_config(tmp_path / "storywatch.toml", world, postgres_url, queue_name)
-        open_storage(postgres_url).dispose()
-        engine = create_engine(postgres_url)
-        try:
-            with running_cluster(config, tmp_path / "logs") as cluster:
-                cluster.start_workers(3)
-                cluster.start_scheduler()
-                wait_until(lambda: len(world.fetches()) > 0, "the first fetch", 120)
-                moment = after_seconds(rng.uniform(0.0, 8.0))
-                wait_until(moment, "the moment of the kill", 30)
-                os.kill(rng.choice(cluster.workers).pid, signal.SIGKILL)
-                outcomes = wait_for_runs(engine, [f"host-{h}" for h in range(4)], cluster)
-                wait_until(lambda: _counts(engine)["claims"] == 0, "claims released", 60)
-            counts = _counts(engine)
-        finally:
-            engine.dispose()
+        with started_cluster(config, postgres_url, tmp_path / "logs", 3) as (engine, cluster):
+            wait_until(lambda: len(world.fetches()) > 0, "the first fetch", 120)
+            moment = after_seconds(rng.uniform(0.0, 8.0))
+            wait_until(moment, "the moment of the kill", 30)
+            os.kill(rng.choice(cluster.workers).pid, signal.SIGKILL)
+            outcomes = wait_for_runs(engine, [f"host-{h}" for h in range(4)], cluster)
+            wait_until(lambda: _counts(engine)["claims"] == 0, "claims released", 60)
+        counts = _counts(engine)
+        engine.dispose()
     assert set(outcomes.values()) == {OK}, outcomes
     assert counts["items"] == counts["distinct_urls"] == len(world.article_urls()), counts

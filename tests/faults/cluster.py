@@ -121,6 +121,25 @@ def running_cluster(config: Path, logs: Path) -> Iterator[Cluster]:
         cluster.close()
 
 
+@contextlib.contextmanager
+def started_cluster(config: Path, database_url: str, logs: Path,
+                    workers: int) -> Iterator[tuple[Engine, Cluster]]:
+    """The store's schema, then `workers` workers and the scheduler on `config`; yields
+    the test's own engine on `database_url` (not through any proxy the config names)
+    and the cluster, and stops both."""
+    from storywatch.storage import open_storage
+
+    open_storage(database_url).dispose()  # the schema, before anyone polls it
+    engine = create_engine(database_url)
+    try:
+        with running_cluster(config, logs) as cluster:
+            cluster.start_workers(workers)
+            cluster.start_scheduler()
+            yield engine, cluster
+    finally:
+        engine.dispose()
+
+
 def finished_sources(engine: Engine) -> dict[str, str]:
     """Source -> outcome of its first finished run."""
     with engine.connect() as conn:
