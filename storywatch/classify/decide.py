@@ -39,6 +39,7 @@ from storywatch.classify.features import (
     Reference,
     TextView,
     doc_text,
+    doc_vector,
     full_analysis,
     signals,
     view,
@@ -204,11 +205,11 @@ class TopicClassifier:
                                                    "after": self._last_judgement}).all()
         fresh = [r for r in rows if r[3] not in self._followup_ids]
         if fresh:
-            docs = self.embedder.embed([doc_text(r.title, r.text) for r in fresh])
-            for row, doc in zip(fresh, docs, strict=True):
+            for row in fresh:
                 self._remember_followup(row[3], row.canonical_url, row.cluster_id,
                                         set((row.reasons or {}).get("new_anchors", [])),
-                                        row.published_at, doc)
+                                        row.published_at,
+                                        doc_vector(row.title, row.text, self.embedder))
         if rows:
             self._last_judgement = max(self._last_judgement, rows[-1][0])
         if self.event_date_from in (None, "estimated"):

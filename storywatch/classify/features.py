@@ -34,7 +34,7 @@ import numpy as np
 from storywatch.classify.embeddings import DIMENSIONS, Embedder
 from storywatch.classify.novelty import measure
 from storywatch.classify.relevance import Profile, Relevance, build_profile, score
-from storywatch.classify.text import Analysed, analyse, language_key
+from storywatch.classify.text import Analysed, analyse, language_key, split_sentences
 
 # The news of an article is in its title and first sentences: these are compared one by
 # one with the seeds' sentences (about 1 ms each); the rest only counts lexically.
@@ -77,7 +77,12 @@ NOVELTY_SIGNALS = ("doc_rel", "lead_rel", "cover_rel", "title_rel", "seed_lead_r
 
 @dataclass
 class TextView:
-    """One text as the signals see it, analysed and embedded once."""
+    """One text as the signals see it, analysed and embedded once.
+
+    `doc`, the item as one text for whole-item similarity, is its title and lead (the
+    first DOC_CHARS), not the whole article, whose tail is background shared by rewrites
+    and follow-ups alike; pooled from the same forward pass as the lead sentences
+    (Embedder.embed_pooled), which mostly are the same sentences."""
 
     analysed: Analysed
     doc: np.ndarray
@@ -90,6 +95,17 @@ def doc_text(title: str | None, text: str) -> str:
     return doc[:DOC_CHARS]
 
 
+def doc_sentences(title: str | None, text: str) -> list[str]:
+    """The item as one text for whole-item similarity, as the sentences it is pooled
+    from: its title and text cut at DOC_CHARS, sentence by sentence."""
+    return split_sentences(doc_text(title, text))
+
+
+def doc_vector(title: str | None, text: str, embedder: Embedder) -> np.ndarray:
+    """A stored item's `doc`, as its view has it, without a full view."""
+    return embedder.embed_pooled([], doc_sentences(title, text))[1]
+
+
 def full_analysis(language: str | None, topic_language: str | None) -> bool:
     """Whether a text gets the full (lemmatised) analysis: in the topic's own language, or
     when there is no topic yet (the seeds themselves). See text.analyse."""
@@ -100,10 +116,9 @@ def view(text: str, language: str | None, title: str | None, embedder: Embedder,
          full: bool = True, analysed: Analysed | None = None) -> TextView:
     if analysed is None:
         analysed = analyse(text, language, title, full=full)
-    lead = analysed.sentences[:LEAD_SENTENCES]
-    vectors = embedder.embed([doc_text(title, text), *lead])
-    empty = np.zeros((0, DIMENSIONS), dtype=np.float32)
-    return TextView(analysed, vectors[0], vectors[1:] if lead else empty)
+    lead, doc = embedder.embed_pooled(analysed.sentences[:LEAD_SENTENCES],
+                                      doc_sentences(title, text))
+    return TextView(analysed, doc, lead)
 
 
 def _max_dot(matrix: np.ndarray, vector: np.ndarray) -> float:
