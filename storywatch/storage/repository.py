@@ -143,7 +143,7 @@ class ItemRow:
         person's label when there is one, else the machine's judgement (`judged`)."""
         from storywatch.normalise.dates import iso
 
-        row = self.values
+        row = dict(self.values)  # a plain dict: a listing looks up ~20 keys in each row
         data: dict[str, Any] = {name: row[name] for name in ITEM_COLUMNS if name in row}
         data["published_at"] = iso(row["published_at"])
         data["fetched_at"] = iso(row["fetched_at"])
