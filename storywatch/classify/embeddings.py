@@ -226,12 +226,9 @@ def _backend_with_mapped_table(tokenizer: Any, threads: int) -> Any:
     backend = NumpyBackend.__new__(NumpyBackend)
     backend.sp = tokenizer
     backend.threads = threads
-    try:
-        from threadpoolctl import ThreadpoolController
+    from threadpoolctl import ThreadpoolController
 
-        backend._threadpool = ThreadpoolController().limit
-    except ImportError:
-        backend._threadpool = None
+    backend._threadpool = ThreadpoolController().limit
     backend.table = table
     with np.load(weights, allow_pickle=False) as z:
         d = {k: z[k] for k in z.files if not k.startswith("q")}
