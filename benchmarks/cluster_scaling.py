@@ -9,8 +9,10 @@ first crawl's start to the last crawl's end (crawl_runs). Then counted: articles
 twice (the server's log), stored twice, lost.
 
 Kill loop: a smaller world (4 hosts x 40 articles, 150 ms), 3 workers; in each run one
-random worker is killed with SIGKILL at a random moment after the first article fetch;
-the run must still end with every article stored once.
+random worker is killed with SIGKILL at a random moment after the first article fetch,
+drawn within the time an unkilled run of the same world takes from its first fetch to
+its end (measured first, so the kills land mid-crawl on a fast machine as on a slow
+one); the run must still end with every article stored once.
 
     python benchmarks/cluster_scaling.py [--workers 1 2 4] [--kill-runs 10] [--skip-scaling]
                                          [--extract-workers N]
@@ -131,7 +133,9 @@ def scaling_run(workers: int, hosts: int, articles: int, latency: float,
         return result
 
 
-def kill_run(rng: random.Random) -> dict[str, float]:
+def kill_run(rng: random.Random, window: float | None) -> dict[str, float]:
+    """One run of the kill world; `window`: kill a worker within that many seconds after
+    the first fetch; None: kill nobody, and time the run from its first fetch."""
     queue = f"sw-bench-{uuid.uuid4().hex[:8]}"
     with HostsWorld(4, 40, latency=0.15) as world, fresh_schema() as url, \
             tempfile.TemporaryDirectory() as tmp:
@@ -141,16 +145,20 @@ def kill_run(rng: random.Random) -> dict[str, float]:
                 deadline = time.monotonic() + 300
                 while not world.fetches() and time.monotonic() < deadline:
                     time.sleep(0.05)
-                delay = rng.uniform(0.0, 12.0)
-                time.sleep(delay)  # the random moment of the kill, not a synchronisation
-                victim = rng.choice(cluster.workers)
-                os.kill(victim.pid, signal.SIGKILL)
+                first_fetch = time.monotonic()
+                delay = rng.uniform(0.0, window) if window else 0.0
+                if window:
+                    time.sleep(delay)  # the random moment of the kill, not a synchronisation
+                    os.kill(rng.choice(cluster.workers).pid, signal.SIGKILL)
                 wait_for_runs(engine, [f"host-{h}" for h in range(4)], cluster, timeout=600)
+                after_first_fetch = time.monotonic() - first_fetch
             result = figures(engine, world)
             engine.dispose()
         finally:
             delete_queue(queue)
-        result["kill_after_first_fetch_s"] = round(delay, 2)
+        if window:
+            result["kill_after_first_fetch_s"] = round(delay, 2)
+        result["end_after_first_fetch_s"] = round(after_first_fetch, 2)
         return result
 
 
@@ -180,8 +188,12 @@ def main() -> None:
             results[f"workers_{workers}"] = result
     rng = random.Random(args.seed)
     lost = twice = 0
+    if args.kill_runs:
+        calibration = kill_run(rng, None)
+        window = float(calibration["end_after_first_fetch_s"])
+        print(json.dumps({"unkilled_run": calibration}), flush=True)
     for run in range(args.kill_runs):
-        result = kill_run(rng)
+        result = kill_run(rng, window)
         lost += int(result["lost"])
         twice += int(result["stored_twice"])
         print(json.dumps({"kill_run": run + 1, **result}), flush=True)
