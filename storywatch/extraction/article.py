@@ -11,12 +11,20 @@ who produced the text ("trafilatura", or "feed-summary" when the listing said mo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import trafilatura
+from htmldate import find_date
 from lxml.html import HtmlElement
-from trafilatura.metadata import extract_author
+from trafilatura.metadata import (
+    examine_meta,
+    extract_author,
+    extract_meta_json,
+    extract_title,
+)
+from trafilatura.settings import Document, set_date_params
 from trafilatura.utils import load_html
 
 from storywatch.extraction.metadata import PageMetadata, read_metadata
@@ -58,31 +66,66 @@ class Article:
     problem: str | None = None  # why nothing was extracted, when the page was refused
 
 
-def _trafilatura(
-    tree: HtmlElement, url: str | None, with_metadata: bool
-) -> tuple[str, trafilatura.settings.Document | None]:
+def _trafilatura(tree: HtmlElement, url: str | None) -> str:
     try:
         # include_comments=False: reader comments are not the article.
         # deduplicate=False: its module-level LRU cache makes repeated runs lossy.
         # Given a tree, trafilatura works on a copy: the caller's tree is left as it was.
         doc = trafilatura.bare_extraction(
-            tree, url=url, include_comments=False, deduplicate=False, with_metadata=with_metadata
+            tree, url=url, include_comments=False, deduplicate=False, with_metadata=False
         )
     except Exception as exc:  # trafilatura raises assorted lxml errors on broken markup
         log.debug("trafilatura failed on %s: %s", url, exc)
-        return "", None
+        return ""
     if doc is None or isinstance(doc, dict):
-        return "", None
-    return clean_text(doc.text), doc
+        return ""
+    return clean_text(doc.text)
 
 
-def _author_search(tree: HtmlElement, url: str | None) -> str | None:
-    """trafilatura's byline search (`extract_author`, the step of its metadata pass that
-    reads bylines, not meta tags), without the rest of that pass."""
+class _Searched:
+    """Title and author as trafilatura's metadata pass finds them, run on demand: its meta
+    tag and JSON-LD reading first (0.6 ms; it knows tags storywatch's reader does not),
+    then its title search (a lone <h1>, ...) or its byline search (6 ms)."""
+
+    def __init__(self, tree: HtmlElement, url: str | None) -> None:
+        self.tree = tree
+        self.url = url
+        self._meta: Document | None = None
+
+    def _tags(self) -> Document:
+        if self._meta is None:
+            try:
+                found = examine_meta(self.tree)
+                if found.author and " " not in found.author:  # as the pass does
+                    found.author = None
+                self._meta = extract_meta_json(self.tree, found)
+            except Exception as exc:  # assorted lxml errors on broken markup, as above
+                log.debug("metadata search failed on %s: %s", self.url, exc)
+                self._meta = Document()
+        return self._meta
+
+    def title(self) -> str | None:
+        return self._tags().title or self._run(extract_title, "title")
+
+    def author(self) -> str | None:
+        return self._tags().author or self._run(extract_author, "author")
+
+    def _run(self, search: Callable[[HtmlElement], str | None], what: str) -> str | None:
+        try:
+            return search(self.tree)
+        except Exception as exc:  # assorted lxml errors on broken markup, as above
+            log.debug("%s search failed on %s: %s", what, self.url, exc)
+            return None
+
+
+def _date_search(tree: HtmlElement, meta: PageMetadata, url: str | None) -> str | None:
+    """The date search of trafilatura's metadata pass: htmldate with the pass's settings
+    (`set_date_params`: the original date, extensive search, nothing after today), told
+    the page's URL as the pass tells it. htmldate works on a copy of a tree it is given."""
     try:
-        return extract_author(tree)
-    except Exception as exc:  # assorted lxml errors on broken markup, as above
-        log.debug("author search failed on %s: %s", url, exc)
+        return find_date(tree, **{**set_date_params(True), "url": meta.canonical or url})
+    except Exception as exc:  # htmldate and lxml errors on broken markup, as above
+        log.debug("date search failed on %s: %s", url, exc)
         return None
 
 
@@ -113,30 +156,27 @@ def extract_article(html: str, url: str | None = None, *, listing_date: bool = F
         return Article(url=url, title=None, text="")
     meta: PageMetadata = read_metadata(tree, url)
 
-    # trafilatura's own metadata pass costs as much as its text extraction (27 of 60 ms a
-    # page on its evaluation corpus, 12 of them its byline search), so it is asked
-    # only for what neither the markup nor the listing states: the date, or a better title
-    # than <title>'s. Authors alone, when both lack them, come from its author search
-    # only (12 ms; the same authors as the whole pass on 449 of 481 such pages, none
-    # where it found none: benchmarks/extraction_real.py).
-    needs_metadata = not (meta.published or listing_date) or \
-        meta.origins.get("title") in (None, "title")
-    text, doc = _trafilatura(tree, url, with_metadata=needs_metadata)
+    # trafilatura's own metadata pass costs as much as its text extraction (15 of 25 ms a
+    # page on its evaluation corpus: its byline search 6, categories, tags, licence and
+    # site name 3, which nothing here uses), so only its steps for what neither the
+    # markup nor the listing states are run: its date search (htmldate, with the pass's
+    # own settings), its title search when only <title> gave one, its byline search when
+    # no author is known (the same authors as the whole pass on 449 of 481 such pages,
+    # none where it found none: benchmarks/extraction_real.py).
+    text = _trafilatura(tree, url)
     extractor = "trafilatura" if text else "none"
     origins = dict(meta.origins)
     title = meta.title
-    if doc is not None and doc.title and origins.get("title") in (None, "title"):
-        title, origins["title"] = doc.title, "trafilatura"
+    searched = _Searched(tree, url)
+    if origins.get("title") in (None, "title") and (found := searched.title()):
+        title, origins["title"] = found, "trafilatura"
     authors = meta.authors
-    found_authors = doc.author if doc is not None else None
-    if not authors and not found_authors and not needs_metadata and not listing_authors:
-        found_authors = _author_search(tree, url)
-    if not authors and found_authors:
-        authors = [a.strip() for a in found_authors.split(";") if a.strip()]
+    if not authors and not listing_authors and (found := searched.author()):
+        authors = [a.strip() for a in found.split(";") if a.strip()]
         origins["authors"] = "trafilatura"
     published = to_utc(meta.published)
-    if published is None and doc is not None and doc.date:
-        published = to_utc(doc.date)
+    if published is None and not listing_date and (found := _date_search(tree, meta, url)):
+        published = to_utc(found)
         origins["published"] = "trafilatura"
 
     return Article(
@@ -148,8 +188,8 @@ def extract_article(html: str, url: str | None = None, *, listing_date: bool = F
         language=meta.language,
         canonical_url=meta.canonical,
         amphtml_url=meta.amphtml,
-        description=meta.description or (doc.description if doc is not None else None),
-        site_name=meta.site_name or (doc.sitename if doc is not None else None),
+        description=meta.description,
+        site_name=meta.site_name,
         page_type=meta.page_type,
         has_article_markup=meta.has_article_markup,
         extractor=extractor,
