@@ -62,7 +62,8 @@ class Embedder:
         both. The model averages token features before its output layers, so the pooled
         vector is those layers over the texts' summed token features, less the start and
         end markers between texts; it differs from embedding the joined text only in the
-        n-gram windows that would span two texts. No text gives a zero row or vector."""
+        n-gram windows that would span two texts. Empty texts give zero rows, and a pool
+        of empty texts a zero vector."""
         pool = texts if pool is None else pool
         distinct = list(dict.fromkeys(t for t in [*texts, *pool] if t and t.strip()))
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
