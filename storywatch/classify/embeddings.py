@@ -20,9 +20,9 @@ Google's own SentencePiece reads the same vocabulary file and gives the same ids
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
+import weakref
 from collections.abc import Sequence
 from contextlib import nullcontext
 from functools import lru_cache
@@ -318,6 +318,9 @@ class TableFile:
         self.shape = shape
         self._width = shape[1]
         self._fd = os.open(path, os.O_RDONLY)
+        # Closed when the table goes or the interpreter ends (a __del__ may run after
+        # the modules it needs are gone at exit).
+        weakref.finalize(self, os.close, self._fd)
         self._kept = np.empty((self.ROWS_KEPT, self._width), dtype=np.uint8)  # lazy pages
         self._slot: dict[int, int] = {}
 
@@ -339,7 +342,3 @@ class TableFile:
                 self._kept[slot] = self._read(token)
             slots[k] = slot
         return self._kept[slots[where.reshape(-1)]]
-
-    def __del__(self) -> None:
-        with contextlib.suppress(AttributeError, OSError):
-            os.close(self._fd)
