@@ -303,8 +303,9 @@ def test_multilingual_embeddings_load_from_the_package_without_network(
 
 
 def test_pooled_embedding_is_the_models_own_forward_pass() -> None:
-    """`embed_pooled` runs the package's forward pass in two halves (storywatch's copy of
-    it): each row must be the package's own embedding of that text, and the pooled vector
+    """`embed_pooled` runs the package's forward pass in two halves, its first layers once
+    per distinct token (storywatch's copy of it): each row must be the package's own
+    embedding of that text, and `embed` the same rows; the pooled vector
     the model's embedding of one text made of all of them, but for n-grams across them."""
     from storywatch.classify.embeddings import load_embedder
 
@@ -315,8 +316,12 @@ def test_pooled_embedding_is_the_models_own_forward_pass() -> None:
             "Sechs russische Deserteure erhalten französische Visa – «vorläufig».",
             " ".join(["A sentence longer than the package's micro-batch of tokens."] * 30)]
     rows, pooled = embedder.embed_pooled(lead)
-    assert np.abs(rows - embedder.embed(lead)).max() < 1e-4
-    assert not rows[2].any()  # an empty text is a zero row, as in `embed`
+    wanted = [0, 1, 3, 4]
+    package = np.asarray(embedder._model.encode([lead[i] for i in wanted]), dtype=np.float32)
+    package /= np.linalg.norm(package, axis=1, keepdims=True)
+    assert np.abs(rows[wanted] - package).max() < 1e-4
+    assert np.abs(embedder.embed(lead) - rows).max() < 1e-6
+    assert not rows[2].any()  # an empty text is a zero row
     assert abs(float(pooled @ pooled) - 1.0) < 1e-4
     one, alone = embedder.embed_pooled(lead[:1])
     assert float(alone @ one[0]) > 0.9999  # one text pooled is that text
@@ -325,6 +330,26 @@ def test_pooled_embedding_is_the_models_own_forward_pass() -> None:
     _, two = embedder.embed_pooled(lead[:2])
     assert float(two @ joined) > 0.98 > float(two @ other) + 0.4
     assert not embedder.embed_pooled(["", " "])[1].any()
+
+
+def test_kept_token_rows_give_the_same_forward_pass() -> None:
+    """Rows kept from earlier texts, rows computed afresh, and a store too small for one
+    text (computed every time) must give the same token sums."""
+    from storywatch.classify.embeddings import TokenFeatures, _token_sums, load_embedder
+
+    backend = load_embedder()._token_features().backend
+    texts = ["Six Russian deserters given French visas",
+             "Sechs russische Deserteure erhalten französische Visa, sagte der Verein.",
+             "Шесть российских дезертиров получили французские визы."]
+    roomy = TokenFeatures(backend, rows_kept=4096)
+    cold = _token_sums(roomy, texts)
+    kept = len(roomy._slot)
+    warm = _token_sums(roomy, texts)
+    assert kept > 20 and len(roomy._slot) == kept  # the second pass found every row kept
+    tiny = _token_sums(TokenFeatures(backend, rows_kept=8), texts)
+    for a, b, c in zip(cold, warm, tiny, strict=True):
+        assert np.array_equal(a, b)
+        assert np.abs(a - c).max() < 1e-5
 
 
 def test_the_token_table_file_gives_the_packages_embeddings(

