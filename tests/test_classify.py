@@ -346,10 +346,18 @@ def test_kept_token_rows_give_the_same_forward_pass() -> None:
     kept = len(roomy._slot)
     warm = _token_sums(roomy, texts)
     assert kept > 20 and len(roomy._slot) == kept  # the second pass found every row kept
-    tiny = _token_sums(TokenFeatures(backend, rows_kept=8), texts)
+    tiny = _token_sums(TokenFeatures(backend, rows_kept=8), texts)  # fewer than a text's
     for a, b, c in zip(cold, warm, tiny, strict=True):
         assert np.array_equal(a, b)
         assert np.abs(a - c).max() < 1e-5
+    # Room for about one text, texts embedded one by one: each evicts the rows used
+    # longest ago, never its own.
+    room = max(len(set(backend.sp.encode(t, add_bos=True, add_eos=True))) for t in texts) + 2
+    small = TokenFeatures(backend, rows_kept=room)
+    for i, text in enumerate(texts * 2):
+        one = _token_sums(small, [text])
+        assert np.abs(one[0][0] - cold[0][i % len(texts)]).max() < 1e-5
+    assert len(small._slot) == room
 
 
 def test_the_token_table_file_gives_the_packages_embeddings(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
 from storywatch.storage.models import Label, TopicLock
@@ -59,10 +60,19 @@ def lock_topics(session: Session, topics: Iterable[str]) -> None:
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                             {"key": _advisory_key(name)})
         return
-    insert = dialect_insert(session, TopicLock)
+    statement = _LOCK_UPSERTS.get(session.get_bind().dialect.name)
+    if statement is None:
+        insert = dialect_insert(session, TopicLock).values(topic=bindparam("topic"), writes=1)
+        statement = _LOCK_UPSERTS[session.get_bind().dialect.name] = \
+            insert.on_conflict_do_update(index_elements=["topic"],
+                                         set_={"writes": TopicLock.writes + 1})
     for name in names:
-        session.execute(insert.values(topic=name, writes=1).on_conflict_do_update(
-            index_elements=["topic"], set_={"writes": TopicLock.writes + 1}))
+        session.connection().execute(statement, {"topic": name})
+
+
+# One compiled upsert per backend, as for judgements (repository.upsert_judgement): a
+# judge that locks per item spent more building the statement than running it.
+_LOCK_UPSERTS: dict[str, Any] = {}
 
 
 def _advisory_key(topic: str) -> int:
