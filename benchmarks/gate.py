@@ -20,9 +20,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.corpus.load import load_stories
-from storywatch.classify.decide import GATE_CHARS, GATE_LEXICAL, GATE_SIMILARITY
+from storywatch.classify.decide import GATE_LEXICAL, GATE_SIMILARITY, opening
 from storywatch.classify.embeddings import load_embedder
-from storywatch.classify.features import doc_text, doc_vector, full_analysis
+from storywatch.classify.features import doc_vector, full_analysis
 from storywatch.classify.relevance import Profile, build_profile, score
 from storywatch.classify.text import analyse
 
@@ -45,7 +45,7 @@ def main() -> None:
     embedder = load_embedder()
     every = [a for s in stories for a in [*s.seeds, *s.items]]
     opening = dict(zip([a["id"] for a in every], embedder.embed(
-        [doc_text(a.get("title"), a["text"])[:GATE_CHARS] for a in every]), strict=True))
+        [opening(a.get("title"), a["text"]) for a in every]), strict=True))
     totals = {"stopped_on_topic": 0, "on_topic": 0, "passed_other": 0, "other": 0}
     for story in stories:
         profile = build_profile([analyse(s["text"], s.get("language"), s.get("title"))

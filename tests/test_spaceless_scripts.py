@@ -18,7 +18,7 @@ from storywatch.classify.text import analyse, anchors_of, skeleton, split_senten
 from storywatch.discovery.pages import MIN_ARTICLE_WORDS, analyse_page
 from storywatch.extraction.article import extract_article
 from storywatch.normalise.item import SHORT_TEXT_WORDS, normalise_article
-from storywatch.normalise.segment import TOKEN, word_count, words
+from storywatch.normalise.segment import DENSE_WIDTH, TOKEN, prefix, word_count, words
 from storywatch.storage import open_storage
 from storywatch.storage.models import Item, Judgement
 from tests.conftest import DATA, run_cli
@@ -94,6 +94,28 @@ def test_sentences_end_at_ideographic_stops_and_thai_spaces() -> None:
     # Latin text keeps its own rules; mixed text gets both.
     assert split_sentences("東京都は発表した。Tanaka said it works. He left.") == [
         "東京都は発表した。", "Tanaka said it works.", "He left."]
+
+
+def test_length_limits_count_a_dense_script_character_as_several_letters() -> None:
+    """The lead and the gate's opening are an amount of text, not of characters: a Han,
+    kana or Hangul character counts DENSE_WIDTH, so a Chinese lead costs the embedding
+    about what an English one does; Thai and Latin text are cut as before."""
+    from storywatch.classify.decide import GATE_CHARS, opening
+    from storywatch.classify.features import DOC_CHARS, doc_text
+
+    english = "The ministry confirmed the plan on Tuesday. " * 30
+    assert prefix(english, 200) == english[:200]
+    thai = load_text("th-article").body
+    assert doc_text(None, thai) == thai[:DOC_CHARS]
+    assert prefix("東京ab", 7) == "東京a"  # 3 + 3 + 1; the next letter would make 8
+    assert prefix("東京ab", 100) == "東京ab"
+    for name in ("zh-seed-a", "ja-article", "ko-article"):
+        text = load_text(name).body
+        lead = doc_text(None, text)
+        assert len(lead) < len(text) and DOC_CHARS // DENSE_WIDTH <= len(lead) < DOC_CHARS
+        assert text.startswith(lead)
+        first = opening(None, text)
+        assert lead.startswith(first) and len(first) <= GATE_CHARS // 2
 
 
 def test_every_article_counts_enough_words_for_the_length_rules() -> None:

@@ -50,6 +50,7 @@ from storywatch.classify.seeds import Seed
 from storywatch.classify.text import Analysed, analyse
 from storywatch.config import ClassifyConfig, TopicConfig
 from storywatch.normalise.dates import iso, utc_now
+from storywatch.normalise.segment import prefix
 from storywatch.normalise.text import content_hash
 from storywatch.storage.models import Item, Judgement, Label
 from storywatch.storage.repository import upsert_judgement
@@ -62,6 +63,12 @@ from storywatch.storage.repository import upsert_judgement
 GATE_LEXICAL = 0.02
 GATE_SIMILARITY = 0.25
 GATE_CHARS = 200
+
+
+def opening(title: str | None, text: str) -> str:
+    """What the gate embeds of an item: the first GATE_CHARS of its title and text (a
+    Chinese, Japanese or Korean character counting three, segment.prefix)."""
+    return prefix(doc_text(title, text), GATE_CHARS)
 
 # Reasons keep this many novel sentences, each cut to this many characters: enough to
 # see why, small enough for a JSON column read on every `storywatch items`.
@@ -152,7 +159,7 @@ class ItemFeatures:
     def opening_of(self, item: Item, embedder: Embedder) -> np.ndarray:
         """The embedding of the item's opening (the gate's), once for all its topics."""
         if self.opening is None:
-            self.opening = embedder.embed([doc_text(item.title, item.text)[:GATE_CHARS]])[0]
+            self.opening = embedder.embed([opening(item.title, item.text)])[0]
         return self.opening
 
     def view(self, item: Item, full: bool, embedder: Embedder) -> TextView:

@@ -35,12 +35,14 @@ from storywatch.classify.embeddings import DIMENSIONS, Embedder
 from storywatch.classify.novelty import measure
 from storywatch.classify.relevance import Profile, Relevance, build_profile, score
 from storywatch.classify.text import Analysed, analyse, language_key, split_sentences
+from storywatch.normalise.segment import prefix
 
 # The news of an article is in its title and first sentences: these are compared one by
 # one with the seeds' sentences (about 1 ms each); the rest only counts lexically.
 LEAD_SENTENCES = 6
 # The item as one text for whole-item similarity: title and lead, not the whole article
-# (whose tail is background shared by rewrites and follow-ups alike).
+# (whose tail is background shared by rewrites and follow-ups alike). In characters of a
+# spaced script; a Chinese, Japanese or Korean one counts three (segment.prefix).
 DOC_CHARS = 700
 # The seed event is stated in each seed's first sentences; `seed_lead_recall` compares
 # with these only.
@@ -92,7 +94,7 @@ class TextView:
 def doc_text(title: str | None, text: str) -> str:
     """The item as one text for whole-item similarity: its title and lead."""
     doc = f"{title.strip()}\n{text}" if title and title.strip() else text
-    return doc[:DOC_CHARS]
+    return prefix(doc, DOC_CHARS)
 
 
 def doc_sentences(title: str | None, text: str) -> list[str]:

@@ -49,6 +49,32 @@ _SPACELESS_END = re.compile(r"([。！？]++[」』”’）)\]\"']*+)(?!と)")
 _THAI_BREAK = re.compile(r"(?<=[\u0e01-\u0e4e]) +(?=[\u0e01-\u0e4e])")
 
 
+# Scripts that write a word or a syllable in one or two characters (Han, kana, Hangul):
+# in the embedding model's tokens one of their characters weighs about three Latin
+# letters (tokens per character of the first 700: zh 0.78, ja 0.57, ko 0.57 on our own
+# texts; en 0.22, de 0.22, ru 0.26 on the real corpus; Thai 0.23, like Latin), so a
+# length limit that stands for an amount of text counts them three times.
+_DENSE = re.compile(
+    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+    "\uf900-\ufaff\U00020000-\U0003134f]")
+DENSE_WIDTH = 3
+
+
+def prefix(text: str, width: int) -> str:
+    """The start of a text up to `width` characters, a character of a dense script (Han,
+    kana, Hangul) counting DENSE_WIDTH: the same amount of text in every script, so that
+    a Chinese lead is not three times an English one (and three times its cost)."""
+    head = text[:width]
+    if not _DENSE.search(head):
+        return head
+    used = 0
+    for end, char in enumerate(text):
+        used += DENSE_WIDTH if _DENSE.match(char) else 1
+        if used > width:
+            return text[:end]
+    return text
+
+
 def has_spaceless(text: str) -> bool:
     """Whether any part of the text is in a script written without spaces."""
     return SPACELESS_RUN.search(text) is not None
