@@ -6,6 +6,7 @@ from a child process of the daemon, never twice in one process.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -91,7 +92,10 @@ def extraction_pool(workers: int | None, *, for_cluster: bool = False
         workers = 0 if for_cluster else min(4, os.cpu_count() or 1)
     if workers <= 0:
         return None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"),
+    context = get_context("forkserver")
+    # Before the forkserver starts (no-op once it runs): its workers share the imports.
+    context.set_forkserver_preload(["storywatch.spiders.preload"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                initializer=os.nice, initargs=(EXTRACT_NICENESS,))
 
 
@@ -121,6 +125,12 @@ def writer_process(config: Config, log_level: str) -> ProcessPoolExecutor:
     pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
                                initializer=start_process_writer,
                                initargs=(config, level, fmt, parent))
+    if parent is not None:
+        # What this process holds now (modules, config) the writer shares, page for page,
+        # as long as neither writes to it; the garbage collector would write to every
+        # object it tracks on its first full pass in the writer, copying the pages.
+        # Frozen, it leaves them alone (the gc module's own advice for fork).
+        gc.freeze()
     pool.submit(os.getpid).result()  # start it now (a fork must precede any thread)
     return pool
 

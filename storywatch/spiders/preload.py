@@ -1,0 +1,14 @@
+"""Imported once by the forkserver that starts the crawl's extraction workers, before it
+forks them (`extraction_pool`): the extractor's libraries (trafilatura, lxml, htmldate,
+the language detector's model) are then loaded once and their pages shared by every
+worker, instead of each worker importing them again into memory of its own.
+
+Frozen for the garbage collector, as the gc module advises before a fork: a collection
+in a worker would otherwise write to every object it tracks and copy the shared pages.
+"""
+
+import gc
+
+import storywatch.spiders.build  # noqa: F401  (what the workers run)
+
+gc.freeze()
