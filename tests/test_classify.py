@@ -360,6 +360,28 @@ def test_kept_token_rows_give_the_same_forward_pass() -> None:
     assert len(small._slot) == room
 
 
+def test_kept_token_rows_are_safe_to_share_between_threads() -> None:
+    """Threads embedding at once through one small store of kept rows (every call evicts
+    another's rows) must each get the embeddings they would get alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from storywatch.classify.embeddings import TokenFeatures, _token_sums, load_embedder
+
+    backend = load_embedder()._token_features().backend
+    texts = [f"Report {n}: the council voted on the {word} plan on Monday, officials said."
+             for n, word in enumerate(["harbour", "school", "budget", "railway", "housing",
+                                       "water", "energy", "library"])]
+    alone = [_token_sums(TokenFeatures(backend, rows_kept=4096), [t])[0] for t in texts]
+    shared = TokenFeatures(backend, rows_kept=40)
+
+    def run(k: int) -> bool:
+        return all(np.abs(_token_sums(shared, [texts[(k + i) % len(texts)]])[0]
+                          - alone[(k + i) % len(texts)]).max() < 1e-5 for i in range(40))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(run, range(8)))
+
+
 def test_the_token_table_file_gives_the_packages_embeddings(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The token table is read from a file written once into the cache directory; the

