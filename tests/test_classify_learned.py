@@ -131,6 +131,33 @@ def test_a_label_is_kept_apart_shown_and_teaches_the_topic(database_url: str) ->
     storage.dispose()
 
 
+def test_a_report_closer_to_an_accepted_followup_than_to_a_label_keeps_its_verdict(
+        tmp_path: Path) -> None:
+    """A labelled item lends its label only to items it is closer to than anything the
+    topic already holds: the seeds, and the follow-ups it accepted. Two retellings of a
+    development, one accepted as a follow-up, stay together, even though the original
+    report, labelled off the story, is as close to the second as the seeds are to each
+    other (without dates, such labels pulled whole developments along)."""
+    storage = open_storage(f"sqlite:///{tmp_path / 'sw.db'}")
+    original = _records("fu-013")[0]
+    words = original["text"].split()
+    accepted = {**original, "id": "fu-013-accepted", "url": original["url"] + "-accepted",
+                "text": " ".join(w + (" truly" if i % 3 == 2 else "")
+                                 for i, w in enumerate(words))}
+    retold = {**original, "id": "fu-013-retold", "url": original["url"] + "-retold",
+              "text": _paraphrase(original["text"])}
+    ids = _store(storage, [original, accepted, retold])
+    config = _config(storage.url)
+    assert _judge(Classifier(config), storage, ids["fu-013-accepted"]).status == "followup"
+    with storage.session() as session:
+        save_label(session, item_id=ids["fu-013"], topic="deserters", status="offtopic",
+                   labelled_at=utc_now())
+    decision = _judge(Classifier(config), storage, ids["fu-013-retold"])
+    assert "like_labelled" not in decision.reasons
+    assert decision.status == "followup" and decision.layer == "model"
+    storage.dispose()
+
+
 def test_uncertain_lists_unlabelled_items_least_confident_first(tmp_path: Path) -> None:
     storage = open_storage(f"sqlite:///{tmp_path / 'sw.db'}")
     records = _records("fu-005", "rw-010", "ot-002", "fu-020", "ot-009")
