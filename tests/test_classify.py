@@ -360,6 +360,36 @@ def test_kept_token_rows_give_the_same_forward_pass() -> None:
     assert len(small._slot) == room
 
 
+def test_kept_token_rows_survive_a_failed_computation() -> None:
+    """A computation that raises (a failed read of the token table, say) must leave the
+    kept rows as they were: every kept token still gets its own row afterwards."""
+    from storywatch.classify.embeddings import TokenFeatures, _token_sums, load_embedder
+
+    backend = load_embedder()._token_features().backend
+
+    class Failing(TokenFeatures):
+        fail = False
+
+        def compute(self, ids: np.ndarray) -> np.ndarray:
+            if self.fail:
+                raise OSError("the table could not be read")
+            return super().compute(ids)
+
+    texts = ["Six Russian deserters given French visas",
+             "Storm floods Welsh town as river bursts its banks",
+             "The council voted on the harbour plan on Monday"]
+    alone = [_token_sums(TokenFeatures(backend, rows_kept=4096), [t])[0] for t in texts]
+    room = max(len(set(backend.sp.encode(t, add_bos=True, add_eos=True))) for t in texts) + 2
+    kept = Failing(backend, rows_kept=room)
+    _token_sums(kept, [texts[0]])
+    kept.fail = True
+    with pytest.raises(OSError):
+        _token_sums(kept, [texts[1]])  # would evict rows of the first text
+    kept.fail = False
+    for text, expected in [(texts[2], alone[2]), (texts[0], alone[0]), (texts[1], alone[1])]:
+        assert np.abs(_token_sums(kept, [text])[0] - expected).max() < 1e-5
+
+
 def test_kept_token_rows_are_safe_to_share_between_threads() -> None:
     """Threads embedding at once through one small store of kept rows (every call evicts
     another's rows) must each get the embeddings they would get alone."""

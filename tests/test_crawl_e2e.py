@@ -207,3 +207,19 @@ def test_demo_world_is_judged_like_its_writer_labelled_it(world, tmp_path: Path)
     judged_followup = [expected for expected, got in pairs if got == "followup"]
     assert agreement >= 0.9, pairs
     assert judged_followup and set(judged_followup) == {"followup"}, pairs
+
+
+def test_extraction_workers_start_with_the_extractor_loaded_and_frozen() -> None:
+    """The workers are forked from a forkserver that imported the extractor once and froze
+    it for the garbage collector (storywatch/spiders/preload.py): a preload that failed to
+    import, or a forkserver started without it, would leave nothing frozen in a worker."""
+    import gc
+
+    from storywatch.spiders.run import extraction_pool
+
+    pool = extraction_pool(1)
+    assert pool is not None
+    try:
+        assert pool.submit(gc.get_freeze_count).result(timeout=120) > 10_000
+    finally:
+        pool.shutdown()

@@ -204,12 +204,15 @@ class TokenFeatures:
             else:
                 missing.append(token)
         if missing:
+            # Computed before anything is evicted: if it raises, the store is as it was
+            # (places are 0..len(slot)-1, every one owned by a kept token).
+            computed = self.compute(np.array(missing, dtype=np.int64))
             free = len(self._kept) - len(slot)
             # The least recently used give their places; none of this call's tokens is
             # among them (they were just moved to the end, or are not kept yet).
             places = list(range(len(slot), len(slot) + min(free, len(missing))))
             places += [slot.popitem(last=False)[1] for _ in range(len(missing) - len(places))]
-            self._kept[places] = self.compute(np.array(missing, dtype=np.int64))
+            self._kept[places] = computed
             slot.update(zip(missing, places, strict=True))
         np.take(self._kept, [slot[t] for t in tokens], axis=0, out=out)
 

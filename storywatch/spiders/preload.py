@@ -5,10 +5,14 @@ worker, instead of each worker importing them again into memory of its own.
 
 Frozen for the garbage collector, as the gc module advises before a fork: a collection
 in a worker would otherwise write to every object it tracks and copy the shared pages.
+The forkserver ignores a preload module that fails to import (the workers would then
+import the extractor themselves, as before): tests/test_crawl_e2e.py checks that a
+worker starts with it loaded.
 """
 
 import gc
 
 import storywatch.spiders.build  # noqa: F401  (what the workers run)
 
+gc.collect()
 gc.freeze()

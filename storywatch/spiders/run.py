@@ -92,11 +92,18 @@ def extraction_pool(workers: int | None, *, for_cluster: bool = False
         workers = 0 if for_cluster else min(4, os.cpu_count() or 1)
     if workers <= 0:
         return None
-    context = get_context("forkserver")
-    # Before the forkserver starts (no-op once it runs): its workers share the imports.
-    context.set_forkserver_preload(["storywatch.spiders.preload"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context,
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_forkserver(),
                                initializer=os.nice, initargs=(EXTRACT_NICENESS,))
+
+
+def _forkserver() -> BaseContext:
+    """The forkserver context, its server told to import the extractor before it forks
+    anything (storywatch/spiders/preload.py), so that the extraction workers share those
+    pages. A process has one forkserver, and the preload only counts when set before it
+    starts: every user here sets it (the writer starts it first where threads run)."""
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["storywatch.spiders.preload"])
+    return context
 
 
 def writer_process(config: Config, log_level: str) -> ProcessPoolExecutor:
@@ -129,7 +136,9 @@ def writer_process(config: Config, log_level: str) -> ProcessPoolExecutor:
         # What this process holds now (modules, config) the writer shares, page for page,
         # as long as neither writes to it; the garbage collector would write to every
         # object it tracks on its first full pass in the writer, copying the pages.
-        # Frozen, it leaves them alone (the gc module's own advice for fork).
+        # Frozen, it leaves them alone (the gc module's own advice for fork); collected
+        # first, so that no garbage waiting now is kept for good.
+        gc.collect()
         gc.freeze()
     pool.submit(os.getpid).result()  # start it now (a fork must precede any thread)
     return pool
@@ -141,7 +150,7 @@ def _writer_context() -> BaseContext:
     a lock in its held state."""
     if sys.platform.startswith("linux") and threading.active_count() == 1:
         return get_context("fork")
-    return get_context("forkserver")
+    return _forkserver()
 
 
 def spider_for(kind: str) -> type:
