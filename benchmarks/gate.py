@@ -28,7 +28,7 @@ from storywatch.classify.text import analyse
 
 
 def passes(article: dict[str, Any], profile: Profile, seed_docs: np.ndarray,
-           opening: dict[str, np.ndarray]) -> bool:
+           openings: dict[str, np.ndarray]) -> bool:
     """TopicClassifier._gate's test, on a corpus article (no follow-ups accepted yet)."""
     analysed = analyse(article["text"], article.get("language"), article.get("title"),
                        full=full_analysis(article.get("language"), profile.language))
@@ -37,14 +37,14 @@ def passes(article: dict[str, Any], profile: Profile, seed_docs: np.ndarray,
         return True
     if relevance.mode == "same-language":
         return False  # the seeds' own language: the words alone decide
-    return float((seed_docs @ opening[article["id"]]).max()) >= GATE_SIMILARITY
+    return float((seed_docs @ openings[article["id"]]).max()) >= GATE_SIMILARITY
 
 
 def main() -> None:
     stories = load_stories(written=False)
     embedder = load_embedder()
     every = [a for s in stories for a in [*s.seeds, *s.items]]
-    opening = dict(zip([a["id"] for a in every], embedder.embed(
+    openings = dict(zip([a["id"] for a in every], embedder.embed(
         [opening(a.get("title"), a["text"]) for a in every]), strict=True))
     totals = {"stopped_on_topic": 0, "on_topic": 0, "passed_other": 0, "other": 0}
     for story in stories:
@@ -55,9 +55,9 @@ def main() -> None:
 
         on_topic = [a for a in story.items if a["label"] != "offtopic"]
         stopped = [f"{a['id']} ({a['language']}, {a['kind']})" for a in on_topic
-                   if not passes(a, profile, seed_docs, opening)]
+                   if not passes(a, profile, seed_docs, openings)]
         others = [a for o in stories if o is not story for a in [*o.seeds, *o.items]]
-        passed = float(np.mean([passes(a, profile, seed_docs, opening) for a in others]))
+        passed = float(np.mean([passes(a, profile, seed_docs, openings) for a in others]))
         print(f"{story.name}: {len(stopped)} of {len(on_topic)} on-topic articles stopped "
               f"{stopped}; other stories' articles let through: {passed:.0%} of {len(others)}")
         totals["stopped_on_topic"] += len(stopped)

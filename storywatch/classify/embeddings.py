@@ -150,8 +150,7 @@ class TokenFeatures:
         self.backend = backend
         width = backend.w1[0].shape[1]
         self.width = width
-        # Where each part of a row starts: embedding, projections, then each order's taps.
-        self.proj_at = DIMENSIONS
+        # Where each order's taps start in a row (after the embedding and the projections).
         self.taps_at: list[int] = []
         at = DIMENSIONS + len(_ORDERS) * width
         for n, _ in _ORDERS:
