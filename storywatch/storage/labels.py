@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
 from storywatch.storage.models import Label, TopicLock
-from storywatch.storage.repository import dialect_insert
+from storywatch.storage.repository import built_once, dialect_insert
 
 STATUSES = ("followup", "duplicate", "offtopic")
 
@@ -60,19 +60,15 @@ def lock_topics(session: Session, topics: Iterable[str]) -> None:
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                             {"key": _advisory_key(name)})
         return
-    statement = _LOCK_UPSERTS.get(session.get_bind().dialect.name)
-    if statement is None:
-        insert = dialect_insert(session, TopicLock).values(topic=bindparam("topic"), writes=1)
-        statement = _LOCK_UPSERTS[session.get_bind().dialect.name] = \
-            insert.on_conflict_do_update(index_elements=["topic"],
-                                         set_={"writes": TopicLock.writes + 1})
+    statement = built_once(session, "topic lock", _lock_upsert)
     for name in names:
         session.connection().execute(statement, {"topic": name})
 
 
-# One compiled upsert per backend, as for judgements (repository.upsert_judgement): a
-# judge that locks per item spent more building the statement than running it.
-_LOCK_UPSERTS: dict[str, Any] = {}
+def _lock_upsert(session: Session) -> Any:
+    return dialect_insert(session, TopicLock).values(
+        topic=bindparam("topic"), writes=1).on_conflict_do_update(
+        index_elements=["topic"], set_={"writes": TopicLock.writes + 1})
 
 
 def _advisory_key(topic: str) -> int:

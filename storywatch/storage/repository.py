@@ -6,7 +6,7 @@ same article at the same moment end with one row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,21 @@ from storywatch.storage.models import Item, ItemUrl, Judgement, Label
 
 if TYPE_CHECKING:  # a listing (`storywatch items`) needs neither courlan nor the item model
     from storywatch.normalise.item import NewsItem
+
+
+# Statements written once per item (a judgement, a topic lock) cost more to build than to
+# run (benchmarks/classify_throughput.py): each is built once per name and backend, with
+# its values as bound parameters. Core statements are immutable and tied to no engine.
+_BUILT: dict[tuple[str, str], Any] = {}
+
+
+def built_once(session: Session, name: str, build: Callable[[Session], Any]) -> Any:
+    """The statement `build` makes for the session's backend, built on first use."""
+    key = (name, session.get_bind().dialect.name)
+    statement = _BUILT.get(key)
+    if statement is None:
+        statement = _BUILT[key] = build(session)
+    return statement
 
 
 def dialect_insert(session: Session, table: Any) -> Any:
@@ -106,26 +121,21 @@ def save_judgement(
 
 _JUDGEMENT_COLUMNS = ("item_id", "topic", "status", "decided_at", "duplicate_of", "cluster_id",
                       "relevance", "novelty", "confidence", "reasons")
-# One compiled upsert per backend: the classifier writes one judgement per item and topic,
-# and rebuilding the statement cost more than executing it (benchmarks/classify_throughput.py).
-_JUDGEMENT_UPSERTS: dict[str, Any] = {}
 
 
 def upsert_judgement(session: Session, values: dict[str, Any]) -> None:
     """save_judgement with the values as one dict (every column of _JUDGEMENT_COLUMNS)."""
-    dialect = session.get_bind().dialect.name
-    statement = _JUDGEMENT_UPSERTS.get(dialect)
-    if statement is None:
-        insert = dialect_insert(session, Judgement).values(
-            {c: bindparam(c, type_=Judgement.__table__.c[c].type) for c in _JUDGEMENT_COLUMNS}
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=["item_id", "topic"],
-            set_={c: insert.excluded[c] for c in _JUDGEMENT_COLUMNS
-                  if c not in ("item_id", "topic")},
-        )
-        _JUDGEMENT_UPSERTS[dialect] = statement
+    statement = built_once(session, "judgement upsert", _judgement_upsert)
     session.connection().execute(statement, values)
+
+
+def _judgement_upsert(session: Session) -> Any:
+    insert = dialect_insert(session, Judgement).values(
+        {c: bindparam(c, type_=Judgement.__table__.c[c].type) for c in _JUDGEMENT_COLUMNS})
+    return insert.on_conflict_do_update(
+        index_elements=["item_id", "topic"],
+        set_={c: insert.excluded[c] for c in _JUDGEMENT_COLUMNS if c not in ("item_id", "topic")},
+    )
 
 
 # Judgement columns a listing shows; `j_` keeps them apart from the item's own.
