@@ -320,7 +320,7 @@ def test_pooled_embedding_is_the_models_own_forward_pass() -> None:
     package = np.asarray(embedder._model.encode([lead[i] for i in wanted]), dtype=np.float32)
     package /= np.linalg.norm(package, axis=1, keepdims=True)
     assert np.abs(rows[wanted] - package).max() < 1e-4
-    assert np.abs(embedder.embed(lead) - rows).max() < 1e-6
+    assert np.abs(embedder.embed([lead[i] for i in wanted]) - package).max() < 1e-4
     assert not rows[2].any()  # an empty text is a zero row
     assert abs(float(pooled @ pooled) - 1.0) < 1e-4
     one, alone = embedder.embed_pooled(lead[:1])
