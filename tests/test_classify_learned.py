@@ -353,3 +353,49 @@ def test_every_topics_seed_files_are_read_once_and_a_bad_one_stops_only_its_topi
         with pytest.raises(SeedError, match=r"gone\.txt"):
             classifier.topic_classifier(session, config.topics[1])
     storage.dispose()
+
+
+def test_a_batch_judged_together_is_judged_as_one_by_one(tmp_path: Path) -> None:
+    """Classifier.prepare embeds a batch's openings and views in one forward pass (as the
+    crawl's writer uses it); the decisions must be those of judging each item alone, in
+    the same order, copies of an earlier item of the same batch included."""
+    records = [json.loads(line) for name in ("rewrites", "followups", "offtopic")
+               for line in (EVAL / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+    records = records[::3]
+    copy = dict(records[1], id="copy", url="https://wire.example/copy-of-an-earlier-item",
+                text=records[1]["text"] + "\nReporting by our correspondent.")
+    records.insert(7, copy)
+
+    def judged(folder: str, batch: int) -> tuple[dict[str, Any], set[str]]:
+        (tmp_path / folder).mkdir()
+        storage = open_storage(f"sqlite:///{tmp_path / folder / 'sw.db'}")
+        classifier = Classifier(_config(storage.url))
+        topics = list(classifier.config.topics)
+        out, foreseen = {}, set()
+        for first in range(0, len(records), batch):
+            chunk = records[first:first + batch]
+            with storage.session() as session:
+                items = [session.get(Item, save_item(session, _news_item(r)).id) for r in chunk]
+                prepared = classifier.prepare(session, [(item, topics) for item in items])
+                for record, item in zip(chunk, items, strict=True):
+                    features = prepared[item.id]
+                    ready = bool(features.views)
+                    decision = classifier.classify(session, item, topics,
+                                                   features=features)["deserters"]
+                    out[record["id"]] = (decision.status, decision.layer,
+                                         decision.reasons.get("signals"))
+                    if ready:
+                        foreseen.add(record["id"])
+        storage.dispose()
+        return out, foreseen
+
+    alone, _ = judged("alone", 1)
+    together, foreseen = judged("together", 20)
+    assert alone["copy"][:2] == ("duplicate", "near-copy")
+    assert [v[:2] for v in together.values()] == [v[:2] for v in alone.values()]
+    for key, (_, _, signals) in alone.items():
+        if signals:
+            assert together[key][2] == pytest.approx(signals, abs=1e-3), key
+    by_model = {k for k, v in together.items() if v[1] in ("model", "labelled")}
+    # Every item the model judged had its embedding made with its batch, beforehand.
+    assert by_model and by_model <= foreseen

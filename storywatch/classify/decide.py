@@ -23,6 +23,7 @@ judges the topic sees the same state.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -43,9 +44,10 @@ from storywatch.classify.features import (
     full_analysis,
     signals,
     view,
+    views,
 )
 from storywatch.classify.model import Calibration, DecisionModel
-from storywatch.classify.relevance import Relevance, score, shared_names
+from storywatch.classify.relevance import Profile, Relevance, score, shared_names
 from storywatch.classify.seeds import Seed
 from storywatch.classify.text import Analysed, analyse
 from storywatch.config import ClassifyConfig, TopicConfig
@@ -145,6 +147,9 @@ class ItemFeatures:
     analyses: dict[bool, Analysed] = field(default_factory=dict)
     views: dict[bool, TextView] = field(default_factory=dict)
     opening: np.ndarray | None = None
+    # Lexical relevance per topic profile (by identity: a profile is never changed in
+    # place), computed once whether `prepare` or the judgement asks first.
+    relevances: dict[int, tuple[Profile, Relevance]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, item: Item) -> ItemFeatures:
@@ -161,6 +166,13 @@ class ItemFeatures:
         if self.opening is None:
             self.opening = embedder.embed([opening(item.title, item.text)])[0]
         return self.opening
+
+    def relevance(self, item: Item, full: bool, profile: Profile) -> Relevance:
+        kept = self.relevances.get(id(profile))
+        if kept is None or kept[0] is not profile:
+            kept = self.relevances[id(profile)] = (
+                profile, score(self.analysed(item, full), profile))
+        return kept[1]
 
     def view(self, item: Item, full: bool, embedder: Embedder) -> TextView:
         if full not in self.views:
@@ -298,6 +310,41 @@ class TopicClassifier:
 
     # -- the decision -----------------------------------------------------------------
 
+    def prepare(self, session: Session, batch: Sequence[tuple[Item, ItemFeatures]]) -> None:
+        """Embed, in one forward pass each, what judging a batch's items will need: the
+        openings the gate will look at, then the views of the items it will let through.
+        Each embedding call reads all the model's weights, so a batch embedded together
+        costs less than its items one by one (benchmarks/classify_throughput.py). Nothing
+        is decided here: `judge` still decides each item in order, against what the
+        items before it added; an item whose turn comes out otherwise than foreseen
+        (a copy of an earlier item of the batch, a gate opened by a follow-up accepted
+        meanwhile) has its embedding made then, or not used."""
+        self.refresh(session)
+        profile = self.reference.profile
+        passing: list[tuple[Item, ItemFeatures]] = []
+        openings: list[tuple[Item, ItemFeatures]] = []
+        for item, features in batch:
+            if self._of_seed(item, features) is not None:
+                continue
+            relevance = features.relevance(item, self._full(item), profile)
+            if relevance.score >= GATE_LEXICAL:
+                passing.append((item, features))
+            elif relevance.mode != "same-language":
+                openings.append((item, features))
+        missing = [(i, f) for i, f in openings if f.opening is None]
+        if missing:
+            vectors = self.embedder.embed([opening(i.title, i.text) for i, _ in missing])
+            for (_, features), vector in zip(missing, vectors, strict=True):
+                features.opening = vector
+        passing += [(i, f) for i, f in openings if f.opening is not None
+                    and self.reference.story_similarity(f.opening) >= GATE_SIMILARITY]
+        unseen = [(i, f, self._full(i)) for i, f in passing if self._full(i) not in f.views]
+        if unseen:
+            made = views([(f.analysed(i, full), i.title, i.text) for i, f, full in unseen],
+                         self.embedder)
+            for (_, features, full), made_view in zip(unseen, made, strict=True):
+                features.views[full] = made_view
+
     def judge(self, session: Session, item: Item, features: ItemFeatures | None = None
               ) -> Decision:
         self.refresh(session)
@@ -313,7 +360,9 @@ class TopicClassifier:
                                     item.published_at, item_view.doc)
         return decision
 
-    def _decide(self, session: Session, item: Item, features: ItemFeatures) -> Decision:
+    def _of_seed(self, item: Item, features: ItemFeatures) -> Decision | None:
+        """The layers that need nothing but the seeds: the seed itself (its URL), its body,
+        a near copy of it."""
         # 1. the seed itself
         if item.canonical_url in self.seed_urls:
             seed_name = self.seed_urls[item.canonical_url]
@@ -326,16 +375,9 @@ class TopicClassifier:
             return Decision("duplicate", "hash", duplicate_of=seed_name, confidence=1.0,
                             reasons={"matched": seed_name, "why": "same body text as the seed",
                                      "seed_event_report": True})
-        earlier = session.connection().execute(
-            _EARLIER_SAME_BODY, {"hash": item.content_hash, "id": item.id}).scalar()
-        if earlier is not None:
-            inherited = self._inherit(session, earlier, "hash", {"why": "same body text"})
-            if inherited is not None:
-                return inherited
-        # 3. near copies
-        new = features.shingles
+        # 3. a near copy of a seed
         for seed, seed_shingles in zip(self.seeds, self.seed_shingles, strict=True):
-            match = near_copies.compare(new, seed_shingles)
+            match = near_copies.compare(features.shingles, seed_shingles)
             if match.is_copy:
                 return Decision("duplicate", "near-copy", duplicate_of=seed.name,
                                 confidence=1.0, reasons={
@@ -344,6 +386,23 @@ class TopicClassifier:
                     "containment": _round(match.containment),
                     "thresholds": {"jaccard": near_copies.JACCARD_MIN,
                                    "containment": near_copies.CONTAINMENT_MIN}})
+        return None
+
+    def _decide(self, session: Session, item: Item, features: ItemFeatures) -> Decision:
+        of_seed = self._of_seed(item, features)
+        if of_seed is not None and of_seed.layer != "near-copy":
+            return of_seed
+        # 2. the same body as an earlier item
+        earlier = session.connection().execute(
+            _EARLIER_SAME_BODY, {"hash": item.content_hash, "id": item.id}).scalar()
+        if earlier is not None:
+            inherited = self._inherit(session, earlier, "hash", {"why": "same body text"})
+            if inherited is not None:
+                return inherited
+        # 3. near copies: of a seed, else of an earlier item
+        if of_seed is not None:
+            return of_seed
+        new = features.shingles
         # Only earlier items are originals.
         for copy in near_copies.find_stored_copies(session, new, features.band_keys,
                                                    exclude=item.id, before=item.id):
@@ -355,7 +414,7 @@ class TopicClassifier:
             if inherited is not None:
                 return inherited
         full = self._full(item)
-        relevance = score(features.analysed(item, full), self.reference.profile)
+        relevance = features.relevance(item, full, self.reference.profile)
         gated = self._gate(item, features, relevance)
         if gated is not None:
             return gated

@@ -27,8 +27,8 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -69,13 +69,20 @@ class Embedder:
         end markers between texts; it differs from embedding the joined text only in the
         n-gram windows that would span two texts. Empty texts give zero rows, and a pool
         of empty texts a zero vector."""
-        pool = texts if pool is None else pool
-        distinct = list(dict.fromkeys(t for t in [*texts, *pool] if t and t.strip()))
-        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        pooled = np.zeros(DIMENSIONS, dtype=np.float32)
-        parts: list[int] = []
+        return self.embed_groups([(texts, texts if pool is None else pool)])[0]
+
+    def embed_groups(self, groups: Sequence[tuple[Sequence[str], Sequence[str]]]
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`embed_pooled` for several (texts, pool) groups at once (the items of a batch):
+        one forward pass over the distinct texts of all of them. Each call reads every
+        weight matrix of the model (~12 MB) whatever the number of texts, so a batch's
+        openings embedded together cost 1.7 ms each instead of 3.0 (one at a time)."""
+        distinct = list(dict.fromkeys(t for texts, pool in groups for t in [*texts, *pool]
+                                      if t and t.strip()))
+        results = [(np.zeros((len(texts), DIMENSIONS), dtype=np.float32),
+                    np.zeros(DIMENSIONS, dtype=np.float32)) for texts, _ in groups]
         if not distinct:
-            return out, pooled
+            return results
         where = {text: i for i, text in enumerate(distinct)}
         features = self._token_features()
         backend = features.backend
@@ -83,20 +90,25 @@ class Embedder:
         with limit(limits=backend.threads, user_api="blas") if limit else nullcontext():
             sums, firsts, lasts, lengths = _token_sums(features, distinct)
             heads = [(sums + lengths[:, None] * backend.cnn_b) / np.sqrt(lengths)[:, None]]
-            parts = [where[t] for t in pool if t and t.strip()]
-            if parts:
+            pooled_groups = []
+            for g, (_, pool) in enumerate(groups):
+                parts = [where[t] for t in pool if t and t.strip()]
+                if not parts:
+                    continue
                 # As one text: one start and one end marker, not one pair per sentence.
                 total = sums[parts].sum(axis=0) - firsts[parts[1:]].sum(axis=0) \
                     - lasts[parts[:-1]].sum(axis=0)
                 length = lengths[parts].sum() - 2 * (len(parts) - 1)
                 heads.append(((total + length * backend.cnn_b) / np.sqrt(length))[None])
+                pooled_groups.append(g)
             vectors = _output_layers(backend, np.vstack(heads))
-        for i, text in enumerate(texts):
-            if text and text.strip():
-                out[i] = vectors[where[text]]
-        if parts:
-            pooled = vectors[-1]
-        return out, pooled
+        for (texts, _), (out, _) in zip(groups, results, strict=True):
+            for i, text in enumerate(texts):
+                if text and text.strip():
+                    out[i] = vectors[where[text]]
+        for k, g in enumerate(pooled_groups):
+            results[g] = (results[g][0], vectors[len(distinct) + k])
+        return results
 
 
 @lru_cache(maxsize=1)
@@ -160,8 +172,10 @@ class TokenFeatures:
         # An order's (n*width, width) weights as (width, n*width): one product gives all taps.
         self._w1_taps = [w.reshape(n, width, width).transpose(1, 0, 2).reshape(width, n * width)
                          for (n, _), w in zip(_ORDERS, backend.w1, strict=True)]
-        self._kept = np.empty((rows_kept or self.ROWS_KEPT, at),
-                              dtype=np.float32)  # pages touched lazily
+        # The kept rows, and a last one of zeros (the window sentinel); pages touched lazily.
+        self._zero = rows_kept or self.ROWS_KEPT
+        self._kept = np.empty((self._zero + 1, at), dtype=np.float32)
+        self._kept[self._zero] = 0.0
         self._slot: OrderedDict[int, int] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -183,18 +197,27 @@ class TokenFeatures:
             out[:, at:at + w.shape[1]] = x[:, k * self.width:(k + 1) * self.width] @ w
         return out
 
-    def take(self, distinct: np.ndarray, out: np.ndarray) -> None:
-        """The rows of these distinct token ids, in their order, written into `out`.
-        One caller at a time: the kept rows (and the token table file's, read on a
-        miss) are shared state."""
+    @contextmanager
+    def rows(self, distinct: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """A table and, for each of these distinct token ids, the number of its row in it,
+        then the number of a zero row (the window index's sentinel). The rows are read
+        where they are kept, not copied out (a copy was 0.4 ms and 4 MB a batch), so the
+        block runs under the lock: the kept rows (and the token table file's, read on a
+        miss) are shared state, and no row moves until it ends."""
         with self._lock:
-            self._take(distinct, out)
+            places = self._places(distinct)
+            if places is None:  # more distinct tokens than rows kept: computed apart
+                table = np.empty((len(distinct) + 1, self.row_width), dtype=np.float32)
+                table[:-1] = self.compute(distinct)
+                table[-1] = 0.0
+                yield table, np.arange(len(distinct) + 1)
+            else:
+                yield self._kept, np.append(places, self._zero)
 
-    def _take(self, distinct: np.ndarray, out: np.ndarray) -> None:
+    def _places(self, distinct: np.ndarray) -> np.ndarray | None:
         tokens = distinct.tolist()
-        if len(tokens) > len(self._kept):
-            out[:] = self.compute(distinct)
-            return
+        if len(tokens) > self._zero:
+            return None
         slot = self._slot
         missing = []
         for token in tokens:
@@ -206,14 +229,14 @@ class TokenFeatures:
             # Computed before anything is evicted: if it raises, the store is as it was
             # (places are 0..len(slot)-1, every one owned by a kept token).
             computed = self.compute(np.array(missing, dtype=np.int64))
-            free = len(self._kept) - len(slot)
+            free = self._zero - len(slot)
             # The least recently used give their places; none of this call's tokens is
             # among them (they were just moved to the end, or are not kept yet).
             places = list(range(len(slot), len(slot) + min(free, len(missing))))
             places += [slot.popitem(last=False)[1] for _ in range(len(missing) - len(places))]
             self._kept[places] = computed
             slot.update(zip(missing, places, strict=True))
-        np.take(self._kept, [slot[t] for t in tokens], axis=0, out=out)
+        return np.fromiter((slot[t] for t in tokens), dtype=np.int64, count=len(tokens))
 
 
 def _token_sums(features: TokenFeatures, texts: Sequence[str]
@@ -248,33 +271,31 @@ def _token_sums(features: TokenFeatures, texts: Sequence[str]
         starts = np.zeros(len(ids_group), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
         distinct, where = np.unique(flat, return_inverse=True)
-        # One zero row more: the window index's sentinel (a slot outside the sentence).
-        rows = np.empty((len(distinct) + 1, features.row_width), dtype=np.float32)
-        rows[-1] = 0.0
-        features.take(distinct, rows[:-1])
-        row_of = np.append(where.reshape(-1), len(distinct))  # position -> row
         idx = backend._window_index(starts, lens, total)
-        own = rows[row_of[:total], :features.taps_at[0]]
         feats = np.empty((total, backend._feat_dim), dtype=np.float32)
-        feats[:, :DIMENSIONS] = own[:, :DIMENSIONS]
         buf = np.empty((total + 1, width), dtype=np.float32)
         buf[total] = 0.0
-        for k, ((n, left), at) in enumerate(zip(_ORDERS, features.taps_at, strict=True)):
-            xs = own[:, DIMENSIONS + k * width:DIMENSIONS + (k + 1) * width]
-            cols = idx[:, _MAX_LEFT - left:_MAX_LEFT - left + n]
-            window = row_of[cols]
-            h = rows[window[:, 0], at:at + width]  # a copy (fancy indexing)
-            for j in range(1, n):
-                h += rows[window[:, j], at + j * width:at + (j + 1) * width]
-            h += backend.b1[k]
-            np.maximum(h, 0, out=h)
-            h += xs
-            buf[:total] = h
-            c2 = buf[cols].reshape(total, n * width) @ backend.w2[k]
-            c2 += backend.b2[k]
-            np.maximum(c2, 0, out=c2)
-            c2 += h
-            feats[:, DIMENSIONS + k * width:DIMENSIONS + (k + 1) * width] = c2
+        with features.rows(distinct) as (table, places):
+            # position -> row of the table; one more, the window index's sentinel (a slot
+            # outside the sentence), -> the zero row
+            row_of = places[np.append(where.reshape(-1), len(distinct))]
+            own = row_of[:total]
+            feats[:, :DIMENSIONS] = table[own, :DIMENSIONS]
+            for k, ((n, left), at) in enumerate(zip(_ORDERS, features.taps_at, strict=True)):
+                cols = idx[:, _MAX_LEFT - left:_MAX_LEFT - left + n]
+                window = row_of[cols]
+                h = table[window[:, 0], at:at + width]  # a copy (fancy indexing)
+                for j in range(1, n):
+                    h += table[window[:, j], at + j * width:at + (j + 1) * width]
+                h += backend.b1[k]
+                np.maximum(h, 0, out=h)
+                h += table[own, DIMENSIONS + k * width:DIMENSIONS + (k + 1) * width]
+                buf[:total] = h
+                c2 = buf[cols].reshape(total, n * width) @ backend.w2[k]
+                c2 += backend.b2[k]
+                np.maximum(c2, 0, out=c2)
+                c2 += h
+                feats[:, DIMENSIONS + k * width:DIMENSIONS + (k + 1) * width] = c2
         _layernorm(feats, backend.ln_g, backend.ln_b, backend.eps)
         rows_out = slice(first, first + len(ids_group))
         # One product for the three: the averaging layer's weights (2.6 MB) read once.

@@ -118,9 +118,18 @@ def view(text: str, language: str | None, title: str | None, embedder: Embedder,
          full: bool = True, analysed: Analysed | None = None) -> TextView:
     if analysed is None:
         analysed = analyse(text, language, title, full=full)
-    lead, doc = embedder.embed_pooled(analysed.sentences[:LEAD_SENTENCES],
-                                      doc_sentences(title, text))
-    return TextView(analysed, doc, lead)
+    return views([(analysed, title, text)], embedder)[0]
+
+
+def views(texts: Sequence[tuple[Analysed, str | None, str]], embedder: Embedder
+          ) -> list[TextView]:
+    """The views of several analysed texts (analysis, title, text), embedded in one
+    forward pass (Embedder.embed_groups): a batch's items together."""
+    embedded = embedder.embed_groups([(analysed.sentences[:LEAD_SENTENCES],
+                                       doc_sentences(title, text))
+                                      for analysed, title, text in texts])
+    return [TextView(analysed, doc, lead)
+            for (analysed, _, _), (lead, doc) in zip(texts, embedded, strict=True)]
 
 
 def _max_dot(matrix: np.ndarray, vector: np.ndarray) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import cast
 
 from sqlalchemy import Table, bindparam, select
@@ -52,9 +52,22 @@ class Classifier:
                                                        load_embedder(), self.model)
         return self._topics[topic.name]
 
+    def prepare(self, session: Session, batch: Sequence[tuple[Item, Sequence[TopicConfig]]]
+                ) -> dict[int, ItemFeatures]:
+        """The features of a batch's items, with what their topics will embed made in one
+        forward pass per topic (TopicClassifier.prepare); hand each to `classify`. The
+        caller holds the topic locks, as for `classify`."""
+        features = {item.id: ItemFeatures.of(item) for item, _ in batch}
+        for topic in self.config.topics:
+            wanted = [(item, features[item.id]) for item, topics in batch if topic in topics]
+            if wanted:
+                self.topic_classifier(session, topic).prepare(session, wanted)
+        return features
+
     def classify(self, session: Session, item: Item,
                  topics: Iterable[TopicConfig] | None = None, *,
-                 reindex: bool = False, locked: bool = False) -> dict[str, Decision]:
+                 reindex: bool = False, locked: bool = False,
+                 features: ItemFeatures | None = None) -> dict[str, Decision]:
         """Judge and store the item for each topic, then index it for near-copy lookups;
         the caller's transaction makes it all or nothing. On SQLite the caller must have
         taken the topic locks first (lock_topics), before any read; `locked`: it took every
@@ -63,7 +76,7 @@ class Classifier:
         and Thai text changed with word segmentation; those of spaced text come out the
         same)."""
         decisions = {}
-        features = ItemFeatures.of(item)
+        features = features or ItemFeatures.of(item)
         wanted = list(topics) if topics is not None else self.topics_for(item.source)
         if not locked:
             lock_topics(session, [t.name for t in wanted])

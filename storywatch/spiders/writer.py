@@ -27,6 +27,7 @@ from storywatch.storage.outage import through_outage
 from storywatch.storage.repository import save_item
 
 if TYPE_CHECKING:
+    from storywatch.classify.decide import ItemFeatures
     from storywatch.classify.service import Classifier
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,10 @@ class Writer:
         def batch() -> list[Written]:
             with storage.session() as session:
                 self._lock_topics(session)
-                return [self._store_and_judge(session, item) for item in items]
+                written = [self._store(session, item) for item in items]
+                prepared = self._prepare(session, items, written)
+                return [self._judge_stored(session, item, done, prepared.get(done.item_id))
+                        for item, done in zip(items, written, strict=True)]
 
         try:
             # A database restart is waited out (the batch is all or nothing, so retrying
@@ -120,39 +124,77 @@ class Writer:
             lock_topics(session, [t.name for t in self.config.topics])
 
     def _store_and_judge(self, session: Session, item: NewsItem) -> Written:
+        return self._judge_stored(session, item, self._store(session, item))
+
+    def _store(self, session: Session, item: NewsItem) -> Written:
         started = time.thread_time()
         try:
             saved = save_item(session, item)
         finally:
             self.seconds["storing"] += time.thread_time() - started
-        written = Written(saved.id, saved.created)
+        return Written(saved.id, saved.created)
+
+    def _prepare(self, session: Session, items: list[NewsItem], written: list[Written]
+                 ) -> dict[int, ItemFeatures]:
+        """The batch's stored items made ready for judging together (Classifier.prepare:
+        their embeddings in one forward pass, not one per item). Best effort: if it
+        fails, each item is judged on its own, as it would be anyway."""
+        if self.classifier is None:
+            return {}
+        started = time.thread_time()
+        try:
+            with session.begin_nested():
+                batch = []
+                for item, done in zip(items, written, strict=True):
+                    topics = self._topics_to_judge(session, item, done)
+                    stored = session.get(Item, done.item_id) if topics else None
+                    if stored is not None:
+                        batch.append((stored, topics))
+                return self.classifier.prepare(session, batch) if batch else {}
+        except Exception as exc:
+            log.warning("a batch of %d items judged one by one: %s: %s", len(items),
+                        type(exc).__name__, first_line(exc))
+            return {}
+        finally:
+            self.seconds["judging"] += time.thread_time() - started
+
+    def _judge_stored(self, session: Session, item: NewsItem, written: Written,
+                      features: ItemFeatures | None = None) -> Written:
         if self.classifier is None:
             return written
         started = time.thread_time()
         try:
-            return self._judge(session, item, saved.id, saved.created, written)
+            return self._judge(session, item, written, features)
         finally:
             self.seconds["judging"] += time.thread_time() - started
 
-    def _judge(self, session: Session, item: NewsItem, item_id: int, created: bool,
-               written: Written) -> Written:
+    def _topics_to_judge(self, session: Session, item: NewsItem, written: Written
+                         ) -> list[TopicConfig]:
+        """The topics the item is judged for: its source's, less those an item met again
+        was judged for already, less those whose seeds cannot be read this run."""
         assert self.classifier is not None
         topics = self.classifier.topics_for(item.source)
-        if not created:
+        if not written.created:
             judged = set(session.execute(
-                select(Judgement.topic).where(Judgement.item_id == item_id)).scalars())
+                select(Judgement.topic).where(Judgement.item_id == written.item_id)).scalars())
             topics = [t for t in topics if t.name not in judged]
-        topics = [t for t in topics if self._usable(session, t)]
+        return [t for t in topics if self._usable(session, t)]
+
+    def _judge(self, session: Session, item: NewsItem, written: Written,
+               features: ItemFeatures | None) -> Written:
+        assert self.classifier is not None
+        topics = self._topics_to_judge(session, item, written)
         if not topics:
             return written
-        stored = session.get(Item, item_id)
+        stored = session.get(Item, written.item_id)
         assert stored is not None  # saved in this transaction
         try:
             # A savepoint: a judgement that fails half-way leaves the item stored, unjudged
             # (`storywatch rescore --unjudged` judges it later), and the batch goes on.
             with session.begin_nested():
                 # Every topic's lock is held since the batch began (_lock_topics).
-                decisions = self.classifier.classify(session, stored, topics, locked=True)
+                decisions = self.classifier.classify(session, stored, topics, locked=True,
+                                                     features=features)
         except Exception as exc:
             log.error("%s: stored but not judged: %s: %s", item.url, type(exc).__name__,
                       first_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
