@@ -86,7 +86,8 @@ class Writer:
                 self._lock_topics(session)
                 written = [self._store(session, item) for item in items]
                 prepared = self._prepare(session, items, written)
-                return [self._judge_stored(session, item, done, prepared.get(done.item_id))
+                return [self._judge_stored(session, item, done,
+                                           prepared.get(done.item_id or 0))
                         for item, done in zip(items, written, strict=True)]
 
         try:
