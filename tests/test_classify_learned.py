@@ -397,5 +397,7 @@ def test_a_batch_judged_together_is_judged_as_one_by_one(tmp_path: Path) -> None
         if signals:
             assert together[key][2] == pytest.approx(signals, abs=1e-3), key
     by_model = {k for k, v in together.items() if v[1] in ("model", "labelled")}
-    # Every item the model judged had its embedding made with its batch, beforehand.
+    # Every item the model judged had its embedding made with its batch, beforehand; the
+    # copy of an earlier item of the batch, which takes that item's verdict, had none.
     assert by_model and by_model <= foreseen
+    assert "copy" not in foreseen and records[1]["id"] in foreseen

@@ -124,6 +124,27 @@ def candidates(session: Session, keys: Sequence[int], *, exclude: int | None = N
     return [item_id for item_id, n in hits.most_common(MAX_CANDIDATES) if n >= MIN_BAND_HITS]
 
 
+def likely_copies(session: Session, items: Sequence[tuple[int, set[str], Sequence[int]]]
+                  ) -> set[int]:
+    """Of these (id, shingles, band keys), in order, the ids that are probably copies of a
+    stored item or of one before them in the list: MIN_BAND_HITS bands in common, not
+    verified. Enough to not prepare the embeddings of items that will most likely take
+    an earlier item's verdict (a batch of a syndicated story, a page met under two URLs);
+    `find_stored_copies` decides."""
+    earlier: dict[int, list[int]] = {}
+    out = set()
+    for item_id, shingle_set, keys in items:
+        if not shingle_set:
+            continue
+        hits = Counter(other for key in dict.fromkeys(keys) for other in earlier.get(key, ()))
+        if (hits and hits.most_common(1)[0][1] >= MIN_BAND_HITS) \
+                or candidates(session, keys, exclude=item_id):
+            out.add(item_id)
+        for key in dict.fromkeys(keys):
+            earlier.setdefault(key, []).append(item_id)
+    return out
+
+
 @dataclass(frozen=True)
 class StoredCopy:
     item_id: int

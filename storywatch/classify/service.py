@@ -58,8 +58,14 @@ class Classifier:
         forward pass per topic (TopicClassifier.prepare); hand each to `classify`. The
         caller holds the topic locks, as for `classify`."""
         features = {item.id: ItemFeatures.of(item) for item, _ in batch}
+        # A copy takes its original's verdict: nothing of it is embedded beforehand (in
+        # a crawl of real pages, half the items were copies, and their views wasted).
+        copies = near_copies.likely_copies(session, [
+            (item.id, features[item.id].shingles, features[item.id].band_keys)
+            for item, _ in batch])
         for topic in self.config.topics:
-            wanted = [(item, features[item.id]) for item, topics in batch if topic in topics]
+            wanted = [(item, features[item.id]) for item, topics in batch
+                      if topic in topics and item.id not in copies]
             if wanted:
                 self.topic_classifier(session, topic).prepare(session, wanted)
         return features
