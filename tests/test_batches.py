@@ -13,6 +13,7 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.utils.test import get_crawler
 from sqlalchemy import event, func, select
+from sqlalchemy.engine import make_url
 
 from storywatch.classify.service import Classifier
 from storywatch.config import Config, SourceConfig, TopicConfig
@@ -29,6 +30,7 @@ from storywatch.spiders.pipelines import StorePipeline
 from storywatch.storage import open_storage
 from storywatch.storage.models import Item, Judgement
 from storywatch.storage.repository import save_item
+from tests.faults.proxy import RestartingProxy
 
 SEED = Path(__file__).parent / "data" / "eval" / "seeds" / "seed-a.txt"
 
@@ -177,6 +179,46 @@ def test_a_judging_failure_leaves_the_item_stored_unjudged_and_the_batch_goes_on
     assert rows == {_news(1).url: 1, _news(2).url: 0, _news(3).url: 1}
     assert crawler.stats.get_value("storywatch/judge_failed") == 1  # type: ignore[union-attr]
     crawler_storage(crawler).dispose()
+
+
+class _CutWhilePreparing(Classifier):
+    """The real classifier; the database behind its proxy "restarts" (every connection cut,
+    new ones refused for a while) as the first batch is being prepared for judging."""
+
+    def __init__(self, config: Config, proxy: RestartingProxy) -> None:
+        super().__init__(config)
+        self.proxy = proxy
+
+    def prepare(self, session, batch):  # type: ignore[no-untyped-def]
+        if not self.proxy.cuts:
+            self.proxy.restart(2.0)
+        return super().prepare(session, batch)
+
+
+def test_a_database_restart_while_a_batch_is_prepared_is_waited_out(
+        postgres_url: str, tmp_path: Path) -> None:
+    """Preparing a batch reads the database (the topic's state, copies): a connection lost
+    then must reach the batch's retry, not be taken for a classifier error (which left
+    the session on a dead connection, and the batch's items lost)."""
+    database = make_url(postgres_url)
+    with RestartingProxy(database.host or "127.0.0.1", database.port or 5432) as proxy:
+        proxied = database.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False)
+        crawler = _crawler(proxied, tmp_path)
+        store = StorePipeline(crawler)
+        assert store.writer is not None
+        store.writer.classifier = _CutWhilePreparing(store.writer.config, proxy)
+        _through(store, [_news(1), _news(2), _news(3)])
+        crawler_storage(crawler).dispose()
+    storage = open_storage(postgres_url)
+    with storage.session() as session:
+        rows = dict(session.execute(
+            select(Item.url, func.count(Judgement.id))
+            .outerjoin(Judgement, Judgement.item_id == Item.id).group_by(Item.url)).all())
+    storage.dispose()
+    assert proxy.cuts == 1
+    assert rows == {_news(n).url: 1 for n in (1, 2, 3)}  # stored and judged, once each
+    assert crawler.stats.get_value("storywatch/articles_failed") is None  # type: ignore[union-attr]
 
 
 # -- the known-article check -----------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storywatch.config import Config, TopicConfig
@@ -152,6 +152,11 @@ class Writer:
                     if stored is not None:
                         batch.append((stored, topics))
                 return self.classifier.prepare(session, batch) if batch else {}
+        except SQLAlchemyError:
+            # The database's own errors go to the batch: a lost connection is waited out
+            # (through_outage), anything else writes the batch one by one. Swallowed here,
+            # the session would go on with an invalidated connection and lose the batch.
+            raise
         except Exception as exc:
             log.warning("a batch of %d items judged one by one: %s: %s", len(items),
                         type(exc).__name__, first_line(exc))
@@ -196,6 +201,8 @@ class Writer:
                 # Every topic's lock is held since the batch began (_lock_topics).
                 decisions = self.classifier.classify(session, stored, topics, locked=True,
                                                      features=features)
+        except (OperationalError, InterfaceError):
+            raise  # a lost connection: the batch is retried once it is back (through_outage)
         except Exception as exc:
             log.error("%s: stored but not judged: %s: %s", item.url, type(exc).__name__,
                       first_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
