@@ -159,7 +159,8 @@ class Writer:
             raise
         except Exception as exc:
             log.warning("a batch of %d items judged one by one: %s: %s", len(items),
-                        type(exc).__name__, first_line(exc))
+                        type(exc).__name__, first_line(exc),
+                        exc_info=log.isEnabledFor(logging.DEBUG))
             return {}
         finally:
             self.seconds["judging"] += time.thread_time() - started
