@@ -23,6 +23,9 @@ from storywatch.storage.models import Item, Judgement
 log = logging.getLogger(__name__)
 
 
+# Items re-judged to a transaction by `rescore`: the crawl writer's batch size.
+RESCORE_BATCH = 50
+
 _INDEXED = select(NearCopyBand.item_id).where(NearCopyBand.item_id == bindparam("id")).limit(1)
 
 
@@ -120,7 +123,8 @@ class Classifier:
 
     def rescore(self, storage: Storage, *, topic: str | None = None,
                 only_unjudged: bool = False) -> int:
-        """Re-judge stored items oldest first, each in its own transaction; nothing fetched."""
+        """Re-judge stored items oldest first, RESCORE_BATCH to a transaction; nothing
+        fetched. A crash keeps the batches done (`rescore --unjudged` finishes the rest)."""
         topics = [self.config.topic(topic)] if topic else list(self.config.topics)
         with storage.session() as session:
             ids = list(session.execute(
@@ -133,19 +137,27 @@ class Classifier:
                 judgements = cast(Table, Judgement.__table__)
                 session.execute(judgements.delete().where(Judgement.topic.in_(names)))
         done = 0
-        for item_id in ids:
+        # In batches, as the crawl's writer judges: one transaction and one forward pass
+        # of the embedding model (prepare) per batch, items judged one by one in order.
+        for first in range(0, len(ids), RESCORE_BATCH):
             with storage.session() as session:
                 lock_topics(session, [t.name for t in topics])
-                item = session.get(Item, item_id)
-                if item is None:
-                    continue
-                wanted = [t for t in self.topics_for(item.source) if t in topics]
-                if only_unjudged:
-                    judged = set(session.execute(
-                        select(Judgement.topic).where(Judgement.item_id == item_id)
-                    ).scalars())
-                    wanted = [t for t in wanted if t.name not in judged]
-                if wanted:
-                    self.classify(session, item, wanted, reindex=True)
+                batch: list[tuple[Item, list[TopicConfig]]] = []
+                for item_id in ids[first:first + RESCORE_BATCH]:
+                    item = session.get(Item, item_id)
+                    if item is None:
+                        continue
+                    wanted = [t for t in self.topics_for(item.source) if t in topics]
+                    if only_unjudged:
+                        judged = set(session.execute(
+                            select(Judgement.topic).where(Judgement.item_id == item_id)
+                        ).scalars())
+                        wanted = [t for t in wanted if t.name not in judged]
+                    if wanted:
+                        batch.append((item, wanted))
+                prepared = self.prepare(session, batch)
+                for item, wanted in batch:
+                    self.classify(session, item, wanted, reindex=True,
+                                  features=prepared[item.id])
                     done += 1
         return done
