@@ -1,4 +1,5 @@
-"""The classifier as the crawl and the CLI use it: every topic, one transaction per item."""
+"""The classifier as the crawl and the CLI use it: every topic of an item in the caller's
+transaction; a batch's embeddings made together beforehand (`prepare`)."""
 
 from __future__ import annotations
 
