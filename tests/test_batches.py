@@ -148,6 +148,17 @@ def test_one_item_the_database_refuses_costs_only_itself(database_url: str,
     crawler_storage(crawler).dispose()
 
 
+def _judgements_per_url(database_url: str) -> dict[str, int]:
+    """Every stored item's URL, with how many judgements it has."""
+    storage = open_storage(database_url)
+    with storage.session() as session:
+        rows = dict(session.execute(
+            select(Item.url, func.count(Judgement.id))
+            .outerjoin(Judgement, Judgement.item_id == Item.id).group_by(Item.url)).all())
+    storage.dispose()
+    return rows
+
+
 class _FailsOn(Classifier):
     """The real classifier, except that judging one URL raises (a bug in the classifier)."""
 
@@ -170,13 +181,8 @@ def test_a_judging_failure_leaves_the_item_stored_unjudged_and_the_batch_goes_on
     assert store.writer is not None  # no writer process here: a thread
     store.writer.classifier = _FailsOn(store.writer.config, _news(2).url)
     _through(store, [_news(1), _news(2), _news(3)])
-    storage = open_storage(database_url)
-    with storage.session() as session:
-        rows = dict(session.execute(
-            select(Item.url, func.count(Judgement.id))
-            .outerjoin(Judgement, Judgement.item_id == Item.id).group_by(Item.url)).all())
-    storage.dispose()
-    assert rows == {_news(1).url: 1, _news(2).url: 0, _news(3).url: 1}
+    assert _judgements_per_url(database_url) == {_news(1).url: 1, _news(2).url: 0,
+                                                 _news(3).url: 1}
     assert crawler.stats.get_value("storywatch/judge_failed") == 1  # type: ignore[union-attr]
     crawler_storage(crawler).dispose()
 
@@ -210,14 +216,9 @@ def test_a_database_restart_while_a_batch_is_prepared_is_waited_out(
         store.writer.classifier = _CutWhilePreparing(store.writer.config, proxy)
         _through(store, [_news(1), _news(2), _news(3)])
         crawler_storage(crawler).dispose()
-    storage = open_storage(postgres_url)
-    with storage.session() as session:
-        rows = dict(session.execute(
-            select(Item.url, func.count(Judgement.id))
-            .outerjoin(Judgement, Judgement.item_id == Item.id).group_by(Item.url)).all())
-    storage.dispose()
     assert proxy.cuts == 1
-    assert rows == {_news(n).url: 1 for n in (1, 2, 3)}  # stored and judged, once each
+    # stored and judged, once each
+    assert _judgements_per_url(postgres_url) == {_news(n).url: 1 for n in (1, 2, 3)}
     assert crawler.stats.get_value("storywatch/articles_failed") is None  # type: ignore[union-attr]
 
 
