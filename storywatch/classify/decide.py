@@ -147,9 +147,9 @@ class ItemFeatures:
     analyses: dict[bool, Analysed] = field(default_factory=dict)
     views: dict[bool, TextView] = field(default_factory=dict)
     opening: np.ndarray | None = None
-    # Lexical relevance per topic profile (by identity: a profile is never changed in
-    # place), computed once whether `prepare` or the judgement asks first.
-    relevances: dict[int, tuple[Profile, Relevance]] = field(default_factory=dict)
+    # Lexical relevance per topic (a topic's profile never changes), computed once
+    # whether `prepare` or the judgement asks first.
+    relevances: dict[str, Relevance] = field(default_factory=dict)
 
     @classmethod
     def of(cls, item: Item) -> ItemFeatures:
@@ -163,22 +163,38 @@ class ItemFeatures:
 
     def opening_of(self, item: Item, embedder: Embedder) -> np.ndarray:
         """The embedding of the item's opening (the gate's), once for all its topics."""
-        if self.opening is None:
-            self.opening = embedder.embed([opening(item.title, item.text)])[0]
+        embed_openings([(item, self)], embedder)
+        assert self.opening is not None
         return self.opening
 
-    def relevance(self, item: Item, full: bool, profile: Profile) -> Relevance:
-        kept = self.relevances.get(id(profile))
-        if kept is None or kept[0] is not profile:
-            kept = self.relevances[id(profile)] = (
-                profile, score(self.analysed(item, full), profile))
-        return kept[1]
+    def relevance(self, item: Item, full: bool, topic: str, profile: Profile) -> Relevance:
+        if topic not in self.relevances:
+            self.relevances[topic] = score(self.analysed(item, full), profile)
+        return self.relevances[topic]
 
     def view(self, item: Item, full: bool, embedder: Embedder) -> TextView:
-        if full not in self.views:
-            self.views[full] = view(item.text, item.language, item.title, embedder,
-                                    full=full, analysed=self.analysed(item, full))
+        embed_views([(item, self, full)], embedder)
         return self.views[full]
+
+
+def embed_openings(batch: Sequence[tuple[Item, ItemFeatures]], embedder: Embedder) -> None:
+    """The gate's openings of the items that lack one, in one forward pass."""
+    missing = [(item, features) for item, features in batch if features.opening is None]
+    if missing:
+        vectors = embedder.embed([opening(item.title, item.text) for item, _ in missing])
+        for (_, features), vector in zip(missing, vectors, strict=True):
+            features.opening = vector
+
+
+def embed_views(batch: Sequence[tuple[Item, ItemFeatures, bool]], embedder: Embedder) -> None:
+    """The views (of the kind of analysis `full` says) the items lack, in one forward pass."""
+    missing = [(item, features, full) for item, features, full in batch
+               if full not in features.views]
+    if missing:
+        made = views([(features.analysed(item, full), item.title, item.text)
+                      for item, features, full in missing], embedder)
+        for (_, features, full), made_view in zip(missing, made, strict=True):
+            features.views[full] = made_view
 
 
 class TopicClassifier:
@@ -320,30 +336,22 @@ class TopicClassifier:
         (a copy of an earlier item of the batch, a gate opened by a follow-up accepted
         meanwhile) has its embedding made then, or not used."""
         self.refresh(session)
-        profile = self.reference.profile
         passing: list[tuple[Item, ItemFeatures]] = []
         openings: list[tuple[Item, ItemFeatures]] = []
         for item, features in batch:
-            if self._of_seed(item, features) is not None:
+            if self._of_seed(item) is not None or self._seed_copy(features) is not None:
                 continue
-            relevance = features.relevance(item, self._full(item), profile)
+            relevance = self._relevance(item, features)
             if relevance.score >= GATE_LEXICAL:
                 passing.append((item, features))
             elif relevance.mode != "same-language":
                 openings.append((item, features))
-        missing = [(i, f) for i, f in openings if f.opening is None]
-        if missing:
-            vectors = self.embedder.embed([opening(i.title, i.text) for i, _ in missing])
-            for (_, features), vector in zip(missing, vectors, strict=True):
-                features.opening = vector
-        passing += [(i, f) for i, f in openings if f.opening is not None
-                    and self.reference.story_similarity(f.opening) >= GATE_SIMILARITY]
-        unseen = [(i, f, self._full(i)) for i, f in passing if self._full(i) not in f.views]
-        if unseen:
-            made = views([(f.analysed(i, full), i.title, i.text) for i, f, full in unseen],
-                         self.embedder)
-            for (_, features, full), made_view in zip(unseen, made, strict=True):
-                features.views[full] = made_view
+        embed_openings(openings, self.embedder)
+        passing += [(item, features) for item, features in openings
+                    if self.reference.story_similarity(features.opening_of(item, self.embedder))
+                    >= GATE_SIMILARITY]
+        embed_views([(item, features, self._full(item)) for item, features in passing],
+                    self.embedder)
 
     def judge(self, session: Session, item: Item, features: ItemFeatures | None = None
               ) -> Decision:
@@ -360,22 +368,22 @@ class TopicClassifier:
                                     item.published_at, item_view.doc)
         return decision
 
-    def _of_seed(self, item: Item, features: ItemFeatures) -> Decision | None:
-        """The layers that need nothing but the seeds: the seed itself (its URL), its body,
-        a near copy of it."""
-        # 1. the seed itself
+    def _of_seed(self, item: Item) -> Decision | None:
+        """The item is a seed: the seed's own URL, or its body."""
         if item.canonical_url in self.seed_urls:
             seed_name = self.seed_urls[item.canonical_url]
             return Decision("duplicate", "url", duplicate_of=seed_name, confidence=1.0,
                             reasons={"matched": seed_name,
                                      "why": "the item is a seed of the topic"})
-        # 2. same normalised body
         if item.content_hash in self.seed_hashes:
             seed_name = self.seed_hashes[item.content_hash]
             return Decision("duplicate", "hash", duplicate_of=seed_name, confidence=1.0,
                             reasons={"matched": seed_name, "why": "same body text as the seed",
                                      "seed_event_report": True})
-        # 3. a near copy of a seed
+        return None
+
+    def _seed_copy(self, features: ItemFeatures) -> Decision | None:
+        """The item is a near copy of a seed."""
         for seed, seed_shingles in zip(self.seeds, self.seed_shingles, strict=True):
             match = near_copies.compare(features.shingles, seed_shingles)
             if match.is_copy:
@@ -388,11 +396,16 @@ class TopicClassifier:
                                    "containment": near_copies.CONTAINMENT_MIN}})
         return None
 
+    def _relevance(self, item: Item, features: ItemFeatures) -> Relevance:
+        return features.relevance(item, self._full(item), self.topic.name,
+                                  self.reference.profile)
+
     def _decide(self, session: Session, item: Item, features: ItemFeatures) -> Decision:
-        of_seed = self._of_seed(item, features)
-        if of_seed is not None and of_seed.layer != "near-copy":
+        # 1. the seed itself (its URL) or 2. its body
+        of_seed = self._of_seed(item)
+        if of_seed is not None:
             return of_seed
-        # 2. the same body as an earlier item
+        # 2. the body of an earlier item
         earlier = session.connection().execute(
             _EARLIER_SAME_BODY, {"hash": item.content_hash, "id": item.id}).scalar()
         if earlier is not None:
@@ -400,8 +413,9 @@ class TopicClassifier:
             if inherited is not None:
                 return inherited
         # 3. near copies: of a seed, else of an earlier item
-        if of_seed is not None:
-            return of_seed
+        seed_copy = self._seed_copy(features)
+        if seed_copy is not None:
+            return seed_copy
         new = features.shingles
         # Only earlier items are originals.
         for copy in near_copies.find_stored_copies(session, new, features.band_keys,
@@ -414,7 +428,7 @@ class TopicClassifier:
             if inherited is not None:
                 return inherited
         full = self._full(item)
-        relevance = features.relevance(item, full, self.reference.profile)
+        relevance = self._relevance(item, features)
         gated = self._gate(item, features, relevance)
         if gated is not None:
             return gated
