@@ -358,13 +358,17 @@ def test_every_topics_seed_files_are_read_once_and_a_bad_one_stops_only_its_topi
 def test_a_batch_judged_together_is_judged_as_one_by_one(tmp_path: Path) -> None:
     """Classifier.prepare embeds a batch's openings and views in one forward pass (as the
     crawl's writer uses it); the decisions must be those of judging each item alone, in
-    the same order, copies of an earlier item of the same batch included."""
+    the same order, copies of an earlier item of the same batch or of an earlier one
+    included."""
     records = [json.loads(line) for name in ("rewrites", "followups", "offtopic")
                for line in (EVAL / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
     records = records[::3]
     copy = dict(records[1], id="copy", url="https://wire.example/copy-of-an-earlier-item",
                 text=records[1]["text"] + "\nReporting by our correspondent.")
     records.insert(7, copy)
+    # and one of an item stored by an earlier batch (the batches are 20 items)
+    records.insert(25, dict(copy, id="stored-copy", url="https://wire.example/another-copy",
+                            text=copy["text"] + "\nAll rights reserved."))
 
     def judged(folder: str, batch: int) -> tuple[dict[str, Any], set[str]]:
         (tmp_path / folder).mkdir()
@@ -400,4 +404,5 @@ def test_a_batch_judged_together_is_judged_as_one_by_one(tmp_path: Path) -> None
     # Every item the model judged had its embedding made with its batch, beforehand; the
     # copy of an earlier item of the batch, which takes that item's verdict, had none.
     assert by_model and by_model <= foreseen
-    assert "copy" not in foreseen and records[1]["id"] in foreseen
+    assert not {"copy", "stored-copy"} & foreseen and records[1]["id"] in foreseen
+    assert alone["stored-copy"][:2] == ("duplicate", "near-copy")

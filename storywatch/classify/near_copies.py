@@ -94,6 +94,8 @@ def compare(new: set[str], old: set[str]) -> CopyMatch:
 # Built once: statements rebuilt per call cost more than the SQLite lookups themselves.
 _CANDIDATES = select(NearCopyBand.item_id).where(
     NearCopyBand.band_key.in_(bindparam("keys", expanding=True)))
+_HOLDERS = select(NearCopyBand.band_key, NearCopyBand.item_id).where(
+    NearCopyBand.band_key.in_(bindparam("keys", expanding=True)))
 _TEXTS = select(Item.id, Item.canonical_url, Item.text).where(
     Item.id.in_(bindparam("ids", expanding=True)))
 
@@ -130,18 +132,21 @@ def likely_copies(session: Session, items: Sequence[tuple[int, set[str], Sequenc
     stored item or of one before them in the list: MIN_BAND_HITS bands in common, not
     verified. Enough to not prepare the embeddings of items that will most likely take
     an earlier item's verdict (a batch of a syndicated story, a page met under two URLs);
-    `find_stored_copies` decides."""
-    earlier: dict[int, list[int]] = {}
+    `find_stored_copies` decides. One read of the band index for the whole list."""
+    every_key = list({key for _, _, keys in items for key in keys})
+    holders: dict[int, list[int]] = {}  # band key -> items that have it, stored or listed
+    if every_key:
+        for key, item_id in session.connection().execute(_HOLDERS, {"keys": every_key}):
+            holders.setdefault(key, []).append(item_id)
     out = set()
     for item_id, shingle_set, keys in items:
-        if not shingle_set:
-            continue
-        hits = Counter(other for key in dict.fromkeys(keys) for other in earlier.get(key, ()))
-        if (hits and hits.most_common(1)[0][1] >= MIN_BAND_HITS) \
-                or candidates(session, keys, exclude=item_id):
+        distinct = list(dict.fromkeys(keys))
+        hits = Counter(other for key in distinct for other in holders.get(key, ()))
+        hits.pop(item_id, None)  # its own stored keys (rescore re-judges indexed items)
+        if shingle_set and hits and hits.most_common(1)[0][1] >= MIN_BAND_HITS:
             out.add(item_id)
-        for key in dict.fromkeys(keys):
-            earlier.setdefault(key, []).append(item_id)
+        for key in distinct:
+            holders.setdefault(key, []).append(item_id)
     return out
 
 
