@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -86,8 +87,7 @@ class Writer:
                 self._lock_topics(session)
                 written = [self._store(session, item) for item in items]
                 prepared = self._prepare(session, items, written)
-                return [self._judge_stored(session, item, done,
-                                           prepared.get(done.item_id or 0))
+                return [self._judge_stored(session, item, done, prepared)
                         for item, done in zip(items, written, strict=True)]
 
         try:
@@ -166,12 +166,12 @@ class Writer:
             self.seconds["judging"] += time.thread_time() - started
 
     def _judge_stored(self, session: Session, item: NewsItem, written: Written,
-                      features: ItemFeatures | None = None) -> Written:
+                      prepared: Mapping[int, ItemFeatures] | None = None) -> Written:
         if self.classifier is None:
             return written
         started = time.thread_time()
         try:
-            return self._judge(session, item, written, features)
+            return self._judge(session, item, written, prepared or {})
         finally:
             self.seconds["judging"] += time.thread_time() - started
 
@@ -188,7 +188,7 @@ class Writer:
         return [t for t in topics if self._usable(session, t)]
 
     def _judge(self, session: Session, item: NewsItem, written: Written,
-               features: ItemFeatures | None) -> Written:
+               prepared: Mapping[int, ItemFeatures]) -> Written:
         assert self.classifier is not None
         topics = self._topics_to_judge(session, item, written)
         if not topics:
@@ -201,7 +201,7 @@ class Writer:
             with session.begin_nested():
                 # Every topic's lock is held since the batch began (_lock_topics).
                 decisions = self.classifier.classify(session, stored, topics, locked=True,
-                                                     features=features)
+                                                     features=prepared.get(stored.id))
         except (OperationalError, InterfaceError):
             raise  # a lost connection: the batch is retried once it is back (through_outage)
         except Exception as exc:
