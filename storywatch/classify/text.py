@@ -7,7 +7,6 @@ Chuvilyaev and Чувиляев (any case ending) meet on the same key.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections import Counter
@@ -19,6 +18,7 @@ import simplemma
 import wordfreq
 from anyascii import anyascii
 
+from storywatch.classify import wordlists
 from storywatch.normalise import segment
 from storywatch.normalise.segment import has_spaceless, split_spaceless_sentences
 
@@ -61,22 +61,22 @@ COMMON_IN_ENGLISH = 4.0
 def zipf(word: str, language: str, small: bool = False) -> float:
     """How common a word is in its language (0 = unknown, 7 = "the"); cached, it is slow.
 
-    `small` reads wordfreq's small list (words down to Zipf 3, 3-11 MB a language, loaded
-    in 0.03 s) instead of the best one (down to Zipf 1, 20-130 MB, up to 1 s): what a
-    language other than the topic's needs (see `analyse`).
+    `small` reads wordfreq's small list (words down to Zipf 3, 30-60,000 words a language)
+    instead of the best one (down to Zipf 1, up to 320,000 words, 0.3 s to read): what a
+    language other than the topic's needs (see `analyse`). Both are held compactly
+    (`storywatch.classify.wordlists`).
 
     For Chinese, Japanese and Korean wordfreq would cut the word again with jieba or
     MeCab, which it does not install (it raised ModuleNotFoundError and left every such
     item unjudged); the word is already one segmented word, so it is looked up as it is.
     """
+    wordlist = "small" if small else "best"
     if language in _PRESEGMENTED:
-        frequency = _frequencies(language, small).get(word.casefold(), 0.0)
-        return round(math.log10(frequency) + 9, 2) if frequency > 0 else 0.0
+        return wordlists.listed_zipf(word, language, wordlist)
     if language not in _WORDLISTS:
         return 0.0  # Thai, for one: wordfreq has no list, and warns on every call
     try:
-        return float(wordfreq.zipf_frequency(word, language,
-                                             wordlist="small" if small else "best"))
+        return wordlists.zipf_frequency(word, language, wordlist)
     except LookupError:
         return 0.0
 
@@ -97,13 +97,6 @@ _WORDLISTS = set(wordfreq.available_languages())
 # Languages wordfreq cuts with an optional segmenter (wordfreq.language_info: "jieba" for
 # zh, "mecab" for ja and ko) that is not installed.
 _PRESEGMENTED = {"zh", "ja", "ko"}
-
-
-@lru_cache(maxsize=2 * len(_PRESEGMENTED))
-def _frequencies(language: str, small: bool) -> dict[str, float]:
-    """wordfreq's word list for the language, loaded once: the best list for the topic's
-    own language (Chinese 43 MB, 0.2 s), the small one for any other (5 MB, 0.02 s)."""
-    return wordfreq.get_frequency_dict(language, wordlist="small" if small else "best")
 
 
 @lru_cache(maxsize=200_000)
@@ -341,10 +334,11 @@ def analyse(text: str, language: str | None, title: str | None = None, *,
     compared word for word with its seeds. Text in any other language is compared on
     consonant skeletons, which keep a word's first four consonants, and lemmas rarely
     change those; so it is analysed without the lemmatiser and with the small word lists.
-    That keeps a judge's memory to the topic's language: wordfreq's best lists take
-    20-130 MB a language, simplemma's dictionaries 25-410 MB in its default backend
-    (Polish 410 MB and 8 s to load). German keeps the dictionary for telling names from
-    nouns (`is_name`). simplemma's memory-frugal backend serves every lookup: the same
+    That keeps a judge's memory to the topic's language: wordfreq's best lists held 20-130
+    MB a language as wordfreq keeps them (5 MB for English's as `wordlists` does),
+    simplemma's dictionaries 25-410 MB in its default backend (Polish 410 MB and 8 s to
+    load). German keeps the dictionary for telling names from nouns (`is_name`).
+    simplemma's memory-frugal backend serves every lookup: the same
     lemmas for every word of the corpus, a seventh of the memory or less (German 15 MB
     instead of 113, English 3 instead of 23, Polish 47) at ~35 us a lookup, which the
     caches here absorb.
