@@ -30,12 +30,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+from anyascii import anyascii
 
 from storywatch.classify.embeddings import DIMENSIONS, Embedder
+from storywatch.classify.model import UNKNOWN
 from storywatch.classify.novelty import measure
 from storywatch.classify.relevance import Profile, Relevance, build_profile, score
 from storywatch.classify.text import Analysed, analyse, language_key, split_sentences
-from storywatch.normalise.segment import prefix
+from storywatch.normalise.segment import TOKEN, prefix
 
 # The news of an article is in its title and first sentences: these are compared one by
 # one with the seeds' sentences (about 1 ms each); the rest only counts lexically.
@@ -61,13 +63,21 @@ NAMES = (
     "seed_lead_recall",   # mean over the seeds' first sentences of their best item-lead match
     "cross_lingual",      # 1 when the item's language is not the seeds'
     "x_doc_sim",          # the raw title+lead cosine, for items in another language only
+    "head_names",         # share of the seeds' headline names in the item's headline
     "date_known",         # 1 when both the item's and the seed event's dates are known
     "days_after",         # log(1 + days the item was published after the seed event)
     "days_before",        # log(1 + days before it): older news is another story
 )
 DATE_SIGNALS = ("date_known", "days_after", "days_before")
+# head_names: a report of this story names whom it is about up front; a near-topic one
+# (another athlete's doping case, another trial) names someone else (cross-story runs:
+# follow-up P 0.878 -> 0.945, near-topic 0.162 -> 0.060; docs/classification.md).
 TOPIC_SIGNALS = ("lexical", "doc_rel", "story_sim", "lead_rel", "seed_lead_recall",
-                 "cross_lingual", *DATE_SIGNALS)
+                 "cross_lingual", "head_names", *DATE_SIGNALS)
+# Where the seeds name whom the story is about (title and first two sentences), and
+# where an item must name them for `head_names` (its headline and first sentence).
+HEADLINE_SENTENCES = 3
+ITEM_HEADLINE_SENTENCES = 2
 # Not days_before: a seed page dated a few days after the event it reports put the first
 # rewrites "before" it, and they came out as developments (the demo world's seed-2).
 # title_rel: a headline states the item's own event; one the seeds already say marks a
@@ -156,6 +166,7 @@ class Reference:
     yardstick: dict[str, float] = field(default_factory=dict)
     event_date: datetime | None = None
     followups: np.ndarray = field(default_factory=_empty)
+    protagonists: frozenset[str] = frozenset()
 
     @classmethod
     def of_seeds(cls, seeds: Sequence[TextView], keywords: Sequence[str], embedder: Embedder,
@@ -166,7 +177,8 @@ class Reference:
             list(seeds), build_profile(analysed, keywords), embedder.embed(sentences),
             np.vstack([s.doc for s in seeds]),
             np.vstack([s.lead[:SEED_LEAD_SENTENCES] for s in seeds]),
-            _yardstick(list(seeds)), event_date)
+            _yardstick(list(seeds)), event_date,
+            protagonists=_protagonists([s.sentences[:HEADLINE_SENTENCES] for s in analysed]))
 
     def add_duplicate(self, item: TextView, embedder: Embedder) -> None:
         """A labelled rewrite or translation: later ones that resemble it are copies too."""
@@ -198,6 +210,37 @@ def _yardstick(seeds: list[TextView]) -> dict[str, float]:
             out["lead_cover"] += float(per.mean())
     # A floor: two seeds that share nothing must not blow the ratios up.
     return {k: max(v / len(pairs), 0.05) for k, v in out.items()}
+
+
+def _capitalised(sentences: Sequence[str]) -> set[str]:
+    """Capitalised words but a sentence's first, in Latin letters, lower-cased.
+
+    Capitals, not the name test of text.is_name (rare words): a name that is also a
+    common word (Sinner, Lee) is a name here; a German noun is kept too, and counts
+    only if every seed's headline has it."""
+    out = set()
+    for sentence in sentences:
+        for i, token in enumerate(TOKEN.findall(sentence)):
+            if i and len(token) >= 3 and token[:1].isupper():
+                out.add(anyascii(token).lower())
+    return out
+
+
+def _protagonists(headlines: Sequence[Sequence[str]]) -> frozenset[str]:
+    """Whom the story is about: the capitalised words every seed's headline has."""
+    sets = [_capitalised(h) for h in headlines]
+    return frozenset(set.intersection(*sets)) if sets else frozenset()
+
+
+def _head_names(analysed: Analysed, protagonists: frozenset[str]) -> float:
+    """The share of them the item's headline names, in any case and (transliterated)
+    any script that anyascii spells as the seeds do; UNKNOWN when there are none (seeds
+    in a script without capitals)."""
+    if not protagonists:
+        return UNKNOWN
+    words = {anyascii(t).lower() for sentence in analysed.sentences[:ITEM_HEADLINE_SENTENCES]
+             for t in TOKEN.findall(sentence)}
+    return len(protagonists & words) / len(protagonists)
 
 
 @dataclass
@@ -242,6 +285,7 @@ def signals(item: TextView, reference: Reference, ignore_names: Sequence[str] = 
         "seed_lead_recall": seed_lead_recall,
         "cross_lingual": cross,
         "x_doc_sim": cross * doc_sim,
+        "head_names": _head_names(analysed, reference.protagonists),
         "date_known": float(days is not None),
         "days_after": math.log1p(max(0.0, days)) if days is not None else 0.0,
         "days_before": math.log1p(max(0.0, -days)) if days is not None else 0.0,

@@ -29,6 +29,11 @@ from pathlib import Path
 from typing import Any
 
 WEIGHTS_FILE = "decision_weights.json"
+# A signal with this value is unknown (features.py: `head_names` when the seeds'
+# headlines share no name, as in a script without capitals). It adds nothing to the
+# log-odds, and training counts it at the known values' mean.
+UNKNOWN = -1.0
+MAYBE_UNKNOWN = frozenset({"head_names"})
 
 
 def _sigmoid(x: float) -> float:
@@ -49,8 +54,10 @@ class Stage:
     intercept: float
 
     def contributions(self, values: Mapping[str, float]) -> dict[str, float]:
+        """Each signal's weight times its standardised value; an UNKNOWN one adds nothing."""
         return {
-            name: c * (values[name] - m) / (s or 1.0)
+            name: 0.0 if name in MAYBE_UNKNOWN and values[name] == UNKNOWN
+            else c * (values[name] - m) / (s or 1.0)
             for name, m, s, c in zip(self.features, self.mean, self.scale, self.coef,
                                      strict=True)
         }

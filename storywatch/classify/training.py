@@ -28,7 +28,7 @@ from storywatch.classify.features import (
     signals,
     view,
 )
-from storywatch.classify.model import DecisionModel, Stage
+from storywatch.classify.model import MAYBE_UNKNOWN, UNKNOWN, DecisionModel, Stage
 from storywatch.normalise.dates import to_utc
 
 # L2 strength of both regressions (scikit-learn's C): its default, fixed before any
@@ -78,6 +78,11 @@ def _stage(examples: Sequence[Example], positive: set[str], names: Sequence[str]
 
     x = np.array([[e.values[n] for n in names] for e in examples], dtype=float)
     y = np.array([e.label in positive for e in examples], dtype=int)
+    for j, name in enumerate(names):  # an unknown value counts at the known ones' mean
+        if name in MAYBE_UNKNOWN:
+            unknown = x[:, j] == UNKNOWN
+            if unknown.any() and not unknown.all():
+                x[unknown, j] = x[~unknown, j].mean()
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
