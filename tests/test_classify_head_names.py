@@ -41,6 +41,22 @@ def test_the_seeds_protagonists_are_the_capitalised_names_their_headlines_share(
     assert reference.protagonists == frozenset({"avignon", "marlow"})
 
 
+def test_with_more_seeds_a_name_in_half_of_their_headlines_counts_and_one_seed_names_none(
+        ) -> None:
+    embedder = load_embedder()
+    views = [view(text, "en", title, embedder) for title, text in SEEDS]
+    third = view("Avignon verdict: Marlow's lawyers weigh appeal", "en",
+                 "Lawyers for Bertrand Marlow said on Friday they would study the verdict.",
+                 embedder)
+    # Bertrand is now in two headlines of three; Thursday and Friday in one each.
+    assert Reference.of_seeds([*views, third], (), embedder).protagonists == frozenset(
+        {"avignon", "marlow", "bertrand"})
+    alone = Reference.of_seeds(views[:1], (), embedder)
+    assert alone.protagonists == frozenset()
+    item = view("Marlow appeals", "en", "Marlow has appealed.", embedder)
+    assert signals(item, alone).values["head_names"] == UNKNOWN
+
+
 def test_an_item_is_scored_by_the_share_of_them_in_its_headline(reference: Reference) -> None:
     assert _head_names(reference, "Marlow appeals his Avignon sentence",
                        "Bertrand Marlow has appealed, his lawyer said on Monday.") == 1.0

@@ -25,6 +25,7 @@ story. Cross-language cosines run lower than same-language ones; `cross_lingual`
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -227,9 +228,12 @@ def _capitalised(sentences: Sequence[str]) -> set[str]:
 
 
 def _protagonists(headlines: Sequence[Sequence[str]]) -> frozenset[str]:
-    """Whom the story is about: the capitalised words every seed's headline has."""
-    sets = [_capitalised(h) for h in headlines]
-    return frozenset(set.intersection(*sets)) if sets else frozenset()
+    """Whom the story is about: the capitalised words that at least half of the seeds'
+    headlines have, and two at least (with two seeds, as in training: both). One seed
+    says nothing of which of its names the story is about (a dateline, a weekday): none."""
+    counts = Counter(name for h in headlines for name in _capitalised(h))
+    needed = max(2, math.ceil(len(headlines) / 2))
+    return frozenset(name for name, n in counts.items() if n >= needed)
 
 
 def _head_names(analysed: Analysed, protagonists: frozenset[str]) -> float:
