@@ -7,7 +7,7 @@ import pytest
 from storywatch.classify.embeddings import load_embedder
 from storywatch.classify.features import Reference, signals, view
 from storywatch.classify.model import UNKNOWN, Stage
-from storywatch.classify.training import Example, fit
+from storywatch.classify.training import Example, signal_matrix
 
 # Two seeds of our own about one court case; Avignon and Marlow are in both headlines.
 SEEDS = [
@@ -84,18 +84,11 @@ def test_seeds_without_capitals_leave_the_signal_unknown_and_it_adds_nothing() -
 
 
 def test_training_counts_an_unknown_value_at_the_known_ones_mean() -> None:
-    def example(head: float, label: str, i: int) -> Example:
-        values = {"lexical": 0.1 * (i % 5), "doc_rel": 0.5, "story_sim": 0.5,
-                  "lead_rel": 0.5, "cover_rel": 0.5, "title_rel": 0.5,
-                  "seed_lead_recall": 0.5, "cross_lingual": 0.0, "x_doc_sim": 0.0,
-                  "head_names": head, "date_known": 0.0, "days_after": 0.0,
-                  "days_before": 0.0}
-        return Example("s", values, label, {})
-
-    known = [*(example(1.0, "followup", i) for i in range(10)),
-             *(example(1.0, "duplicate", i) for i in range(10)),
-             *(example(0.0, "offtopic", i) for i in range(10))]
-    model = fit([*known, *(example(UNKNOWN, "offtopic", i) for i in range(4))])
-    at = model.topic.features.index("head_names")
-    assert model.topic.mean[at] == pytest.approx(2 / 3)  # the unknown rows at 2/3 each
-    assert model.topic.coef[at] > 0
+    examples = [Example("s", {"lexical": 0.1 * i, "head_names": head}, "followup", {})
+                for i, head in enumerate([1.0, 0.5, UNKNOWN, 0.0, UNKNOWN])]
+    x = signal_matrix(examples, ("lexical", "head_names"))
+    assert x[:, 1].tolist() == [1.0, 0.5, 0.5, 0.0, 0.5]
+    assert x[:, 0].tolist() == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    # lexical is never unknown: its -1 would be a value like any other
+    assert signal_matrix([Example("s", {"lexical": UNKNOWN}, "offtopic", {})],
+                         ("lexical",))[0, 0] == UNKNOWN

@@ -72,17 +72,26 @@ def story_examples(story: str, seeds: Sequence[dict[str, Any]],
     return out
 
 
-def _stage(examples: Sequence[Example], positive: set[str], names: Sequence[str]) -> Stage:
+def signal_matrix(examples: Sequence[Example], names: Sequence[str]) -> Any:
+    """The examples' signals as rows (a numpy array), an UNKNOWN value counted at the
+    mean of the known ones (so that it adds nothing, as when judging: model.Stage)."""
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
 
     x = np.array([[e.values[n] for n in names] for e in examples], dtype=float)
-    y = np.array([e.label in positive for e in examples], dtype=int)
-    for j, name in enumerate(names):  # an unknown value counts at the known ones' mean
+    for j, name in enumerate(names):
         if name in MAYBE_UNKNOWN:
             unknown = x[:, j] == UNKNOWN
             if unknown.any() and not unknown.all():
                 x[unknown, j] = x[~unknown, j].mean()
+    return x
+
+
+def _stage(examples: Sequence[Example], positive: set[str], names: Sequence[str]) -> Stage:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    x = signal_matrix(examples, names)
+    y = np.array([e.label in positive for e in examples], dtype=int)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
