@@ -144,6 +144,8 @@ def test_explain_rescore_and_eval_from_the_command_line(database_url: str,
     done = run_cli("rescore", "--unjudged", config=path)
     assert done.code == 0, done.stderr
     assert "judged 3 items" in done.stdout
+    again = run_cli("rescore", "--unjudged", config=path)  # nothing left unjudged
+    assert again.code == 0 and "judged 0 items" in again.stdout, again.stdout
     after = run_cli("explain", url, "--topic", "deserters", config=path)
     assert after.code == 0, after.stderr
     assert "FOLLOWUP" in after.stdout and "probabilities" in after.stdout

@@ -143,17 +143,24 @@ class Classifier:
         for first in range(0, len(ids), RESCORE_BATCH):
             with storage.session() as session:
                 lock_topics(session, [t.name for t in topics])
+                chunk = ids[first:first + RESCORE_BATCH]
+                # The batch's items and, for --unjudged, their judged topics: one query
+                # each, not one an item.
+                items = {item.id: item for item in session.execute(
+                    select(Item).where(Item.id.in_(chunk))).scalars()}
+                judged: dict[int, set[str]] = {}
+                if only_unjudged:
+                    for item_id, name in session.execute(
+                            select(Judgement.item_id, Judgement.topic)
+                            .where(Judgement.item_id.in_(chunk))):
+                        judged.setdefault(item_id, set()).add(name)
                 batch: list[tuple[Item, list[TopicConfig]]] = []
-                for item_id in ids[first:first + RESCORE_BATCH]:
-                    item = session.get(Item, item_id)
+                for item_id in chunk:
+                    item = items.get(item_id)
                     if item is None:
                         continue
-                    wanted = [t for t in self.topics_for(item.source) if t in topics]
-                    if only_unjudged:
-                        judged = set(session.execute(
-                            select(Judgement.topic).where(Judgement.item_id == item_id)
-                        ).scalars())
-                        wanted = [t for t in wanted if t.name not in judged]
+                    wanted = [t for t in self.topics_for(item.source) if t in topics
+                              and t.name not in judged.get(item_id, ())]
                     if wanted:
                         batch.append((item, wanted))
                 prepared = self.prepare(session, batch)
