@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 import simplemma
-import wordfreq
 from anyascii import anyascii
 
 from storywatch.classify import wordlists
@@ -66,19 +65,10 @@ def zipf(word: str, language: str, small: bool = False) -> float:
     language other than the topic's needs (see `analyse`). Both are held compactly
     (`storywatch.classify.wordlists`).
 
-    For Chinese, Japanese and Korean wordfreq would cut the word again with jieba or
-    MeCab, which it does not install (it raised ModuleNotFoundError and left every such
-    item unjudged); the word is already one segmented word, so it is looked up as it is.
+    Languages without a list (Thai) give 0; Chinese, Japanese and Korean words are looked
+    up as they are (`wordlists.zipf`).
     """
-    wordlist = "small" if small else "best"
-    if language in _PRESEGMENTED:
-        return wordlists.listed_zipf(word, language, wordlist)
-    if language not in _WORDLISTS:
-        return 0.0  # Thai, for one: wordfreq has no list, and warns on every call
-    try:
-        return wordlists.zipf_frequency(word, language, wordlist)
-    except LookupError:
-        return 0.0
+    return wordlists.zipf(word, language, "small" if small else "best")
 
 
 # py3langid names Norwegian "no"; wordfreq and simplemma know its usual written form as
@@ -93,10 +83,6 @@ def language_key(language: str | None) -> str:
     return _ALIASES.get(key, key)
 
 
-_WORDLISTS = set(wordfreq.available_languages())
-# Languages wordfreq cuts with an optional segmenter (wordfreq.language_info: "jieba" for
-# zh, "mecab" for ja and ko) that is not installed.
-_PRESEGMENTED = {"zh", "ja", "ko"}
 
 
 @lru_cache(maxsize=200_000)

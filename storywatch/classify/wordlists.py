@@ -6,9 +6,9 @@ languages held ~88 MB of them (English's best list 34 MB, each other language's 
 list 2-9 MB), about a third of its memory. No library offers these frequencies in a
 compact form, so `WordList` holds one list's words sorted, as UTF-8 in one `bytes`
 block with their offsets and their centibels in arrays (English's best list: ~5 MB),
-found by binary search. `zipf_frequency` computes what `wordfreq.zipf_frequency` does
-from it, with wordfreq's own tokenizer and number rules;
-`tests/test_classify_wordlists.py` compares the two word for word.
+found by binary search. `zipf` is what the classifier asks; `zipf_frequency` computes
+what `wordfreq.zipf_frequency` does from a list, with wordfreq's own tokenizer and number
+rules; `tests/test_classify_wordlists.py` compares the two word for word.
 """
 
 from __future__ import annotations
@@ -20,6 +20,13 @@ from functools import cache
 
 import wordfreq
 
+# The languages wordfreq has lists for (the same in its best and small ones).
+_LISTED = frozenset(wordfreq.available_languages())
+# Languages wordfreq cuts with a segmenter it does not install (wordfreq.language_info:
+# jieba for Chinese, MeCab for Japanese and Korean): it raised ModuleNotFoundError and
+# left every such item unjudged. Our words are cut already (normalise.segment), so they
+# are looked up as listed.
+_PRESEGMENTED = frozenset({"zh", "ja", "ko"})
 # wordfreq.zipf_frequency's floor (Zipf 0): an unknown word is this frequent.
 _MINIMUM = wordfreq.zipf_to_freq(0)
 _BLOCK = 32
@@ -124,3 +131,13 @@ def listed_zipf(word: str, language: str, wordlist: str = "best") -> float:
     are already cut)."""
     frequency = word_list(language, wordlist).frequency(word.casefold())
     return round(math.log10(frequency) + 9, 2) if frequency else 0.0
+
+
+def zipf(word: str, language: str, wordlist: str = "best") -> float:
+    """How common a word is in its language, 0 (unknown, or a language wordfreq has no
+    list for, Thai for one: it warns on every call) to 7 ("the")."""
+    if language not in _LISTED:
+        return 0.0
+    if language in _PRESEGMENTED:
+        return listed_zipf(word, language, wordlist)
+    return zipf_frequency(word, language, wordlist)
