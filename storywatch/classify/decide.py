@@ -401,18 +401,18 @@ class TopicClassifier:
                                   self.reference.profile)
 
     def _decide(self, session: Session, item: Item, features: ItemFeatures) -> Decision:
-        # 1. the seed itself (its URL) or 2. its body
+        # layers 1 and 2 (url, hash): the seed itself, or its body
         of_seed = self._of_seed(item)
         if of_seed is not None:
             return of_seed
-        # 2. the body of an earlier item
+        # layer 2 (hash): the body of an earlier item
         earlier = session.connection().execute(
             _EARLIER_SAME_BODY, {"hash": item.content_hash, "id": item.id}).scalar()
         if earlier is not None:
             inherited = self._inherit(session, earlier, "hash", {"why": "same body text"})
             if inherited is not None:
                 return inherited
-        # 3. near copies: of a seed, else of an earlier item
+        # layer 3 (near-copy): of a seed, else of an earlier item
         seed_copy = self._seed_copy(features)
         if seed_copy is not None:
             return seed_copy

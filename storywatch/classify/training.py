@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storywatch.classify import near_copies
 from storywatch.classify.embeddings import Embedder
@@ -30,6 +30,9 @@ from storywatch.classify.features import (
 )
 from storywatch.classify.model import MAYBE_UNKNOWN, UNKNOWN, DecisionModel, Stage
 from storywatch.normalise.dates import to_utc
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # L2 strength of both regressions (scikit-learn's C): its default, fixed before any
 # corpus was seen, so that it is not a constant chosen on the data.
@@ -72,7 +75,7 @@ def story_examples(story: str, seeds: Sequence[dict[str, Any]],
     return out
 
 
-def signal_matrix(examples: Sequence[Example], names: Sequence[str]) -> Any:
+def signal_matrix(examples: Sequence[Example], names: Sequence[str]) -> np.ndarray:
     """The examples' signals as rows (a numpy array), an UNKNOWN value counted at the
     mean of the known ones (so that it adds nothing, as when judging: model.Stage)."""
     import numpy as np
