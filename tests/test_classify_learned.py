@@ -131,6 +131,31 @@ def test_a_label_is_kept_apart_shown_and_teaches_the_topic(database_url: str) ->
     storage.dispose()
 
 
+def test_a_labelled_duplicate_widens_the_seeds_without_lending_its_label(
+        tmp_path: Path) -> None:
+    """A person says an item is the seed story again: a retelling of it then reads closer
+    to the seeds as a whole text (doc_rel), and the model decides it. The label is not
+    lent outright, and the seeds' sentences stay the seeds' own: lending it and adding
+    the item's every sentence made reports of other events look like the story
+    (docs/classification.md, corrections)."""
+    storage = open_storage(f"sqlite:///{tmp_path / 'sw.db'}")
+    original = _records("fu-013")[0]
+    retold = {**original, "id": "fu-013-retold", "url": original["url"] + "-retold",
+              "text": _paraphrase(original["text"])}
+    ids = _store(storage, [original, retold])
+    config = _config(storage.url)
+    before = _judge(Classifier(config), storage, ids["fu-013-retold"])
+    with storage.session() as session:
+        save_label(session, item_id=ids["fu-013"], topic="deserters", status="duplicate",
+                   labelled_at=utc_now())
+    after = _judge(Classifier(config), storage, ids["fu-013-retold"])
+    assert after.layer == "model" and "like_labelled" not in after.reasons
+    assert after.reasons["signals"]["doc_rel"] > before.reasons["signals"]["doc_rel"]
+    for name in ("lead_rel", "cover_rel", "title_rel"):
+        assert after.reasons["signals"][name] == before.reasons["signals"][name], name
+    storage.dispose()
+
+
 def test_a_report_closer_to_an_accepted_followup_than_to_a_label_keeps_its_verdict(
         tmp_path: Path) -> None:
     """A labelled item lends its label only to items it is closer to than anything the

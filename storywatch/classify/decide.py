@@ -284,15 +284,15 @@ class TopicClassifier:
         """A correction: what a person said this item is, folded into the topic's state.
 
         The item joins what the topic knows (a labelled duplicate widens the seeds, a
-        labelled follow-up is an accepted development), and items as close to it as the
-        seeds are to each other take its label (`_like_labelled`).
+        labelled follow-up is an accepted development); items as close to a labelled
+        off-topic one as the seeds are to each other are off-topic (`_like_labelled`).
         """
         item_id = row[2]
         item_view = view(row.text, row.language, row.title, self.embedder,
                          full=full_analysis(row.language, self.reference.profile.language))
         self._labelled[item_id] = (row.canonical_url, item_view.doc, row.status)
         if row.status == "duplicate":
-            self.reference.add_duplicate(item_view, self.embedder)
+            self.reference.add_duplicate(item_view)
         elif row.status == "followup":
             found = signals(item_view, self.reference, published_at=row.published_at)
             self._remember_followup(item_id, row.canonical_url, None,
@@ -313,11 +313,13 @@ class TopicClassifier:
         threshold = max(yardstick, self.reference.story_similarity(doc))
         best: tuple[str, str, float] | None = None
         for other, (url, other_doc, status) in self._labelled.items():
-            # A labelled follow-up teaches through the accepted follow-ups (story_sim)
-            # instead: reports close to one development are often close to the seed
-            # event too, and taking its label turned rewrites into follow-ups
-            # (benchmarks/cross_story.py, corrections).
-            if other == item_id or status == "followup":
+            # Only an off-topic label is lent. A labelled follow-up teaches through the
+            # accepted follow-ups (story_sim), a labelled duplicate through the widened
+            # seeds (doc_rel, story_sim): reports close to one development are often
+            # close to the seed event too, and lending those labels turned rewrites into
+            # follow-ups and, without the event's date, a later development's four
+            # reports into duplicates (benchmarks/cross_story.py, corrections).
+            if other == item_id or status != "offtopic":
                 continue
             similarity = float(other_doc @ doc)
             if similarity >= threshold and (best is None or similarity > best[2]):

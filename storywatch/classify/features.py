@@ -181,11 +181,15 @@ class Reference:
             _yardstick(list(seeds)), event_date,
             protagonists=_protagonists([s.sentences[:HEADLINE_SENTENCES] for s in analysed]))
 
-    def add_duplicate(self, item: TextView, embedder: Embedder) -> None:
-        """A labelled rewrite or translation: later ones that resemble it are copies too."""
+    def add_duplicate(self, item: TextView) -> None:
+        """A labelled rewrite or translation: later ones that resemble it are copies too.
+
+        It joins the seeds as a whole text (`doc_rel`, `story_sim`), not sentence by
+        sentence: the sentence signals are a best match over the seeds' sentences, scaled
+        by the two seeds' own match, and every sentence added raised that best match for
+        every item, near-topic ones too (one labelled translation turned reports of
+        other events into follow-ups: docs/classification.md, corrections)."""
         self.seed_docs = np.vstack([self.seed_docs, item.doc])
-        self.seed_sentences = np.vstack([self.seed_sentences,
-                                         embedder.embed(item.analysed.sentences)])
 
     def add_followup(self, doc: np.ndarray) -> None:
         self.followups = np.vstack([self.followups, doc])
