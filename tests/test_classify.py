@@ -85,6 +85,15 @@ def test_sentences_split_on_end_punctuation_and_paragraphs() -> None:
     assert sentences == ["One man left.", "Another stayed!", "A new paragraph here."]
 
 
+def test_an_initialism_or_abbreviation_does_not_end_a_sentence() -> None:
+    text = ("The sale of U.S. Steel to a Japanese group was blocked. The U.N. agency "
+            "and Dr. Meyer spoke on 3. Mai in Bonn. Then the talks ended.")
+    assert split_sentences(text) == [
+        "The sale of U.S. Steel to a Japanese group was blocked.",
+        "The U.N. agency and Dr. Meyer spoke on 3. Mai in Bonn.",
+        "Then the talks ended."]
+
+
 def test_profile_weighs_what_the_seeds_share_above_one_seed_asides() -> None:
     seeds = [load_seed(str(SEED_A)), load_seed(str(SEED_B))]
     profile = build_profile([analyse(s.text, s.language, s.title) for s in seeds])

@@ -26,7 +26,9 @@ _TOKEN = segment.TOKEN
 _NUMBER = re.compile(r"\d{1,3}(?:[ ,.\u00a0\u202f’']\d{3})+(?!\d)|\d+(?:[.,]\d+)?")
 # Sentence ends: . ! ? … followed by space and an upper-case letter, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”»“)]?\s+(?=[\"“«„(]?[A-ZÀ-ÖØ-ÞА-ЯЁ0-9])")
-_NOT_AN_END = re.compile(r"(?:^|[\s(])(?:\d{1,2}|[A-Z][a-z]{0,2})\.$")
+# ... but not after a number of one or two digits ("der 1. Senat"), a short abbreviation
+# ("Dr.", "Az.") or an initialism ("U.S. Steel", "U.N. agency"): these are mostly inside one.
+_NOT_AN_END = re.compile(r"(?:^|[\s(])(?:\d{1,2}|[A-Z][a-z]{0,2}|(?:[A-Z]\.)+[A-Z])\.$")
 # Month names and abbreviations in the languages the corpus has (en, fr, de, ru); a
 # hand-written list because no installed library offers month names for all four.
 _MONTHS = (
