@@ -98,13 +98,17 @@ def _paraphrase(text: str) -> str:
     return " ".join(w + (" indeed" if i % 3 == 2 else "") for i, w in enumerate(words))
 
 
-def test_a_label_is_kept_apart_shown_and_teaches_the_topic(database_url: str) -> None:
-    storage = open_storage(database_url)
+def _stored_with_retelling(storage: Any) -> tuple[dict[str, Any], dict[str, int], Config]:
+    """A follow-up of the fixture story and a retelling of it (fu-013-retold), stored."""
     original = _records("fu-013")[0]
     retold = {**original, "id": "fu-013-retold", "url": original["url"] + "-retold",
               "text": _paraphrase(original["text"])}
-    ids = _store(storage, [original, retold])
-    config = _config(storage.url)
+    return original, _store(storage, [original, retold]), _config(storage.url)
+
+
+def test_a_label_is_kept_apart_shown_and_teaches_the_topic(database_url: str) -> None:
+    storage = open_storage(database_url)
+    original, ids, config = _stored_with_retelling(storage)
     first = _judge(Classifier(config), storage, ids["fu-013"])
     assert first.status == "followup" and first.layer == "model"
     # A person disagrees: for this desk, that development is off the story.
@@ -139,11 +143,7 @@ def test_a_labelled_duplicate_widens_the_seeds_without_lending_its_label(
     the item's every sentence made reports of other events look like the story
     (docs/classification.md, corrections)."""
     storage = open_storage(f"sqlite:///{tmp_path / 'sw.db'}")
-    original = _records("fu-013")[0]
-    retold = {**original, "id": "fu-013-retold", "url": original["url"] + "-retold",
-              "text": _paraphrase(original["text"])}
-    ids = _store(storage, [original, retold])
-    config = _config(storage.url)
+    _, ids, config = _stored_with_retelling(storage)
     before = _judge(Classifier(config), storage, ids["fu-013-retold"])
     with storage.session() as session:
         save_label(session, item_id=ids["fu-013"], topic="deserters", status="duplicate",
