@@ -10,7 +10,7 @@ import json
 import math
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,41 @@ def test_a_labelled_duplicate_widens_the_seeds_without_lending_its_label(
     for name in ("lead_rel", "cover_rel", "title_rel"):
         assert after.reasons["signals"][name] == before.reasons["signals"][name], name
     storage.dispose()
+
+
+def test_a_followup_label_is_lent_to_later_reports_of_the_development_only(
+        tmp_path: Path) -> None:
+    """A person labels a development the machine missed a follow-up: a retelling of it
+    published the day after takes the label; the same retelling dated ten days before it
+    (the seed event's reports, which resemble an early development, come out before it)
+    is left to the model, which the label teaches too (the development is accepted)."""
+    original = _records("fu-004")[0]
+    published = datetime.fromisoformat(original["published_at"])
+
+    def judged_retelling(days: int) -> Any:
+        storage = open_storage(f"sqlite:///{tmp_path / f'sw{days}.db'}")
+        retold = {**original, "id": "fu-004-retold", "url": original["url"] + "-retold",
+                  # A filler after every fourth word: no 5-word shingle survives (not a
+                  # near copy), and it reads as close to the original as the seeds do.
+                  "text": " ".join(w + (" indeed" if i % 4 == 3 else "")
+                                   for i, w in enumerate(original["text"].split())),
+                  "published_at": (published + timedelta(days=days)).isoformat()}
+        ids = _store(storage, [original, retold])
+        config = _config(storage.url)
+        machine = _judge(Classifier(config), storage, ids["fu-004"])
+        assert machine.status != "followup" and machine.layer == "model"
+        with storage.session() as session:
+            save_label(session, item_id=ids["fu-004"], topic="deserters", status="followup",
+                       labelled_at=utc_now())
+        decision = _judge(Classifier(config), storage, ids["fu-004-retold"])
+        storage.dispose()
+        return decision
+
+    after = judged_retelling(1)
+    assert after.status == "followup" and after.layer == "labelled"
+    assert after.reasons["like_labelled"]["url"] == original["url"]
+    before = judged_retelling(-10)
+    assert before.layer == "model" and "like_labelled" not in before.reasons
 
 
 def test_a_report_closer_to_an_accepted_followup_than_to_a_label_keeps_its_verdict(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,7 @@ from storywatch.classify.relevance import Profile, Relevance, score, shared_name
 from storywatch.classify.seeds import Seed
 from storywatch.classify.text import Analysed, analyse
 from storywatch.config import ClassifyConfig, TopicConfig
-from storywatch.normalise.dates import iso, utc_now
+from storywatch.normalise.dates import iso, to_utc, utc_now
 from storywatch.normalise.segment import prefix
 from storywatch.normalise.text import content_hash
 from storywatch.storage.models import Item, Judgement, Label
@@ -71,6 +71,16 @@ def opening(title: str | None, text: str) -> str:
     """What the gate embeds of an item: the first GATE_CHARS of its title and text (a
     Chinese, Japanese or Korean character counting three, segment.prefix)."""
     return prefix(doc_text(title, text), GATE_CHARS)
+
+# A labelled follow-up lends its label to reports of the same development published
+# from the day before it on: a development is reported on its day and after, while the
+# reports of the seed event, which it resembles too, came out before it. The day before,
+# because publication dates are often a day without a time, and a report from another
+# time zone carries the previous day's (docs/classification.md, corrections: measured
+# on the five stories, 0 days lost the same development's reports a day apart, 7 days
+# pulled rewrites of the seed event along).
+LABEL_SLACK = timedelta(days=1)
+_ROUNDING = 1e-6
 
 # Reasons keep this many novel sentences, each cut to this many characters: enough to
 # see why, small enough for a JSON column read on every `storywatch items`.
@@ -225,8 +235,8 @@ class TopicClassifier:
         self.clusters = ClusterIndex(settings.cluster_anchors_min, settings.cluster_window,
                                      settings.cluster_overlap_min)
         self.bias = Calibration(settings.topic_bias, settings.novelty_bias)
-        # Corrections: (item id, URL, title+lead embedding, labelled status).
-        self._labelled: dict[int, tuple[str, np.ndarray, str]] = {}
+        # Corrections: item id -> (URL, title+lead embedding, labelled status, published).
+        self._labelled: dict[int, tuple[str, np.ndarray, str, datetime | None]] = {}
         self._followup_ids: set[int] = set()
         self._last_judgement = 0
         self._last_label = 0
@@ -284,13 +294,15 @@ class TopicClassifier:
         """A correction: what a person said this item is, folded into the topic's state.
 
         The item joins what the topic knows (a labelled duplicate widens the seeds, a
-        labelled follow-up is an accepted development); items as close to a labelled
-        off-topic one as the seeds are to each other are off-topic (`_like_labelled`).
+        labelled follow-up is an accepted development), and items as close to a labelled
+        off-topic or follow-up one as the seeds are to each other take its label
+        (`_like_labelled`).
         """
         item_id = row[2]
         item_view = view(row.text, row.language, row.title, self.embedder,
                          full=full_analysis(row.language, self.reference.profile.language))
-        self._labelled[item_id] = (row.canonical_url, item_view.doc, row.status)
+        self._labelled[item_id] = (row.canonical_url, item_view.doc, row.status,
+                                   to_utc(row.published_at))
         if row.status == "duplicate":
             self.reference.add_duplicate(item_view)
         elif row.status == "followup":
@@ -298,28 +310,36 @@ class TopicClassifier:
             self._remember_followup(item_id, row.canonical_url, None,
                                     set(found.new_anchors), row.published_at, item_view.doc)
 
-    def _like_labelled(self, item_id: int, doc: np.ndarray) -> tuple[str, str, float] | None:
+    def _like_labelled(self, item_id: int, doc: np.ndarray, published_at: datetime | None
+                       ) -> tuple[str, str, float] | None:
         """The labelled item this one is a report of the same thing as, if any: the
         closest labelled item, when it is at least as close as the two seeds are to each
         other (the story's own yardstick of "says the same thing"; no constant of its own)
-        and closer than any seed or accepted follow-up (else what the topic holds says more
-        about it than the label does: with the follow-ups left out, one label pulled the
-        reports of a whole development along, and without the seed event's date 5
-        corrections lowered the follow-up F1 of two stories, benchmarks/cross_story.py).
+        and closer than any seed or other accepted follow-up (else what the topic holds
+        says more about it than the label does: with the follow-ups left out, one label
+        pulled the reports of a whole development along, and without the seed event's
+        date 5 corrections lowered the follow-up F1 of two stories,
+        benchmarks/cross_story.py). Off-topic and follow-up labels are lent, a follow-up
+        label only to items published from the day before it on (LABEL_SLACK).
         """
         yardstick = self.reference.yardstick.get("doc")
         if yardstick is None:
             return None
-        threshold = max(yardstick, self.reference.story_similarity(doc))
+        # A labelled follow-up is an accepted one too, so story_similarity meets its own
+        # cosine again, summed in another order: equal up to float32 rounding.
+        threshold = max(yardstick, self.reference.story_similarity(doc)) - _ROUNDING
         best: tuple[str, str, float] | None = None
-        for other, (url, other_doc, status) in self._labelled.items():
-            # Only an off-topic label is lent. A labelled follow-up teaches through the
-            # accepted follow-ups (story_sim), a labelled duplicate through the widened
-            # seeds (doc_rel, story_sim): reports close to one development are often
-            # close to the seed event too, and lending those labels turned rewrites into
-            # follow-ups and, without the event's date, a later development's four
-            # reports into duplicates (benchmarks/cross_story.py, corrections).
-            if other == item_id or status != "offtopic":
+        for other, (url, other_doc, status, labelled_at) in self._labelled.items():
+            # A labelled duplicate teaches through the widened seeds (doc_rel, story_sim)
+            # instead: lending its label, without the event's date, turned a later
+            # development's four reports into duplicates. A labelled follow-up lends its
+            # label forward in time only (LABEL_SLACK): reports close to one development
+            # are often close to the seed event too, and lent to every such item it
+            # turned rewrites into follow-ups (benchmarks/cross_story.py, corrections).
+            if other == item_id or status == "duplicate":
+                continue
+            if status == "followup" and (published_at is None or labelled_at is None
+                                         or published_at < labelled_at - LABEL_SLACK):
                 continue
             similarity = float(other_doc @ doc)
             if similarity >= threshold and (best is None or similarity > best[2]):
@@ -522,7 +542,7 @@ class TopicClassifier:
         decision = Decision(verdict.status, "model", relevance=verdict.p_topic,
                             novelty=verdict.p_new, confidence=verdict.confidence,
                             reasons=reasons)
-        like = self._like_labelled(item.id, item_view.doc)
+        like = self._like_labelled(item.id, item_view.doc, to_utc(item.published_at))
         if like is not None:
             url, status, similarity = like
             decision.layer = "labelled"
