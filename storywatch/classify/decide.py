@@ -80,6 +80,8 @@ def opening(title: str | None, text: str) -> str:
 # on the five stories, 0 days lost the same development's reports a day apart, 7 days
 # pulled rewrites of the seed event along).
 LABEL_SLACK = timedelta(days=1)
+# Two cosines of the same float32 vectors, summed in another order (a dot product and
+# a row of a matrix product), differ by less than this.
 _ROUNDING = 1e-6
 
 # Reasons keep this many novel sentences, each cut to this many characters: enough to
