@@ -80,9 +80,8 @@ def opening(title: str | None, text: str) -> str:
 # on the five stories, 0 days lost the same development's reports a day apart, 7 days
 # pulled rewrites of the seed event along).
 LABEL_SLACK = timedelta(days=1)
-# Two cosines of the same float32 vectors, summed in another order (a dot product and
-# a row of a matrix product), differ by less than this.
-_ROUNDING = 1e-6
+# The labels a labelled item lends to items like it (_like_labelled).
+LENT_LABELS = frozenset({"offtopic", "followup"})
 
 # Reasons keep this many novel sentences, each cut to this many characters: enough to
 # see why, small enough for a JSON column read on every `storywatch items`.
@@ -237,9 +236,11 @@ class TopicClassifier:
         self.clusters = ClusterIndex(settings.cluster_anchors_min, settings.cluster_window,
                                      settings.cluster_overlap_min)
         self.bias = Calibration(settings.topic_bias, settings.novelty_bias)
-        # Corrections: item id -> (URL, title+lead embedding, labelled status, published).
+        # Corrections that lend their label (LENT_LABELS): item id -> (URL, title+lead
+        # embedding, labelled status, published).
         self._labelled: dict[int, tuple[str, np.ndarray, str, datetime | None]] = {}
-        self._followup_ids: set[int] = set()
+        # Accepted follow-ups (machine or person): item id -> its row in reference.followups.
+        self._followup_rows: dict[int, int] = {}
         self._last_judgement = 0
         self._last_label = 0
 
@@ -250,7 +251,7 @@ class TopicClassifier:
         connection = session.connection()
         rows = connection.execute(_NEW_FOLLOWUPS, {"topic": self.topic.name,
                                                    "after": self._last_judgement}).all()
-        fresh = [r for r in rows if r[3] not in self._followup_ids]
+        fresh = [r for r in rows if r[3] not in self._followup_rows]
         if fresh:
             for row in fresh:
                 self._remember_followup(row[3], row.canonical_url, row.cluster_id,
@@ -285,9 +286,9 @@ class TopicClassifier:
     def _remember_followup(self, item_id: int, url: str, cluster_id: str | None,
                            anchors: set[str], published_at: datetime | None,
                            doc: np.ndarray) -> None:
-        if item_id in self._followup_ids:
+        if item_id in self._followup_rows:
             return
-        self._followup_ids.add(item_id)
+        self._followup_rows[item_id] = len(self.reference.followups)
         self.reference.add_followup(doc)
         self.clusters.add(Development(item_id, url, cluster_id or new_cluster_id(item_id),
                                       anchors, published_at))
@@ -303,8 +304,10 @@ class TopicClassifier:
         item_id = row[2]
         item_view = view(row.text, row.language, row.title, self.embedder,
                          full=full_analysis(row.language, self.reference.profile.language))
-        self._labelled[item_id] = (row.canonical_url, item_view.doc, row.status,
-                                   to_utc(row.published_at))
+        self._labelled.pop(item_id, None)  # a person may change their mind
+        if row.status in LENT_LABELS:
+            self._labelled[item_id] = (row.canonical_url, item_view.doc, row.status,
+                                       to_utc(row.published_at))
         if row.status == "duplicate":
             self.reference.add_duplicate(item_view)
         elif row.status == "followup":
@@ -327,23 +330,28 @@ class TopicClassifier:
         yardstick = self.reference.yardstick.get("doc")
         if yardstick is None:
             return None
-        # A labelled follow-up is an accepted one too, so story_similarity meets its own
-        # cosine again, summed in another order: equal up to float32 rounding.
-        threshold = max(yardstick, self.reference.story_similarity(doc)) - _ROUNDING
+        if not self._labelled:
+            return None
+        to_followups = self.reference.followups @ doc
+        threshold = max(yardstick, self.reference.story_similarity(doc))
         best: tuple[str, str, float] | None = None
         for other, (url, other_doc, status, labelled_at) in self._labelled.items():
-            # A labelled duplicate teaches through the widened seeds (doc_rel, story_sim)
-            # instead: lending its label, without the event's date, turned a later
-            # development's four reports into duplicates. A labelled follow-up lends its
-            # label forward in time only (LABEL_SLACK): reports close to one development
-            # are often close to the seed event too, and lent to every such item it
-            # turned rewrites into follow-ups (benchmarks/cross_story.py, corrections).
-            if other == item_id or status == "duplicate":
+            # A labelled duplicate lends nothing (not in _labelled): it teaches through
+            # the widened seeds (doc_rel, story_sim); lent, without the event's date, it
+            # turned a later development's four reports into duplicates. A labelled
+            # follow-up lends its label forward in time only (LABEL_SLACK): reports close
+            # to one development are often close to the seed event too, and lent to every
+            # such item it turned rewrites into follow-ups (benchmarks/cross_story.py).
+            if other == item_id:
                 continue
             if status == "followup" and (published_at is None or labelled_at is None
                                          or published_at < labelled_at - LABEL_SLACK):
                 continue
-            similarity = float(other_doc @ doc)
+            # An accepted follow-up (a labelled one is) is compared through its row of
+            # the product story_similarity takes its maximum from: the same number, not
+            # the same cosine summed in another order.
+            row = self._followup_rows.get(other)
+            similarity = float(to_followups[row] if row is not None else other_doc @ doc)
             if similarity >= threshold and (best is None or similarity > best[2]):
                 best = (url, status, similarity)
         return best
