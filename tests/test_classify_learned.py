@@ -91,11 +91,13 @@ def test_a_stricter_topic_bias_turns_a_followup_offtopic(tmp_path: Path) -> None
     storage.dispose()
 
 
-def _paraphrase(text: str) -> str:
-    """The same words with a filler after every third one: no 5-word shingle survives (not
-    a near copy), the meaning does (the embeddings stay close)."""
+def _paraphrase(text: str, every: int = 3, filler: str = "indeed") -> str:
+    """The same words with a filler after every third (up to fourth) one: no 5-word
+    shingle survives (not a near copy), the meaning does (the embeddings stay close; a
+    filler every fourth word keeps it as close to the original as the seeds are)."""
     words = text.split()
-    return " ".join(w + (" indeed" if i % 3 == 2 else "") for i, w in enumerate(words))
+    return " ".join(w + (f" {filler}" if i % every == every - 1 else "")
+                    for i, w in enumerate(words))
 
 
 def _stored_with_retelling(storage: Any) -> tuple[dict[str, Any], dict[str, int], Config]:
@@ -168,10 +170,7 @@ def test_a_followup_label_is_lent_to_later_reports_of_the_development_only(
     def judged_retelling(days: int) -> Any:
         storage = open_storage(f"sqlite:///{tmp_path / f'sw{days}.db'}")
         retold = {**original, "id": "fu-004-retold", "url": original["url"] + "-retold",
-                  # A filler after every fourth word: no 5-word shingle survives (not a
-                  # near copy), and it reads as close to the original as the seeds do.
-                  "text": " ".join(w + (" indeed" if i % 4 == 3 else "")
-                                   for i, w in enumerate(original["text"].split())),
+                  "text": _paraphrase(original["text"], every=4),
                   "published_at": (published + timedelta(days=days)).isoformat()}
         ids = _store(storage, [original, retold])
         config = _config(storage.url)
@@ -200,10 +199,8 @@ def test_a_report_closer_to_an_accepted_followup_than_to_a_label_keeps_its_verdi
     other (without dates, such labels pulled whole developments along)."""
     storage = open_storage(f"sqlite:///{tmp_path / 'sw.db'}")
     original = _records("fu-013")[0]
-    words = original["text"].split()
     accepted = {**original, "id": "fu-013-accepted", "url": original["url"] + "-accepted",
-                "text": " ".join(w + (" truly" if i % 3 == 2 else "")
-                                 for i, w in enumerate(words))}
+                "text": _paraphrase(original["text"], filler="truly")}
     retold = {**original, "id": "fu-013-retold", "url": original["url"] + "-retold",
               "text": _paraphrase(original["text"])}
     ids = _store(storage, [original, accepted, retold])
