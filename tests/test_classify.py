@@ -185,6 +185,40 @@ def test_band_index_in_storage_finds_stored_copies(tmp_path: Path) -> None:
     storage.dispose()
 
 
+def test_a_batch_reads_the_candidates_each_item_would_read_at_its_turn(tmp_path: Path) -> None:
+    """One read of the band index for a writer's batch gives each item the candidates
+    that its own lookup would find when its turn comes, the items before it indexed:
+    copies of stored items, of items earlier in the batch, of both, and of none."""
+    storage = open_storage(f"sqlite:///{tmp_path / 'sw.db'}")
+    seed_a = SEED_A.read_text(encoding="utf-8")
+    seed_b = SEED_B.read_text(encoding="utf-8")
+    other = " ".join(f"unrelated{k} words about the weather" for k in range(60))
+    with storage.session() as session:
+        stored = _store(session, seed_a, "https://a.example/1")
+        near_copies.index_item(session, stored.id, near_copies.keys_of(seed_a))
+        texts = [seed_a[: int(len(seed_a) * 0.7)],  # a copy of the stored item
+                 seed_b,  # new
+                 other,  # new
+                 seed_b[: int(len(seed_b) * 0.6)],  # a copy of the one two before it
+                 seed_a[: int(len(seed_a) * 0.5)] + " " + other]  # of stored and listed
+        batch = [_store(session, text, f"https://b.example/{k}") for k, text in enumerate(texts)]
+        keys = [near_copies.keys_of(item.text) for item in batch]
+        read_once = near_copies.batch_candidates(
+            session, [(item.id, k) for item, k in zip(batch, keys, strict=True)])
+        at_their_turn = []
+        for item, item_keys in zip(batch, keys, strict=True):
+            at_their_turn.append(near_copies.candidates(session, item_keys, exclude=item.id))
+            near_copies.index_item(session, item.id, item_keys)
+        assert read_once == at_their_turn
+        assert read_once[0] == [stored.id] and read_once[3] == [batch[1].id]
+        assert stored.id in read_once[4] and read_once[1] == read_once[2] == []
+        # Re-judged items (rescore) whose keys are stored already count once each.
+        again = near_copies.batch_candidates(
+            session, [(item.id, k) for item, k in zip(batch, keys, strict=True)])
+        assert again[3] == near_copies.candidates(session, keys[3], exclude=batch[3].id)
+    storage.dispose()
+
+
 class _SeedHandler(http.server.BaseHTTPRequestHandler):
     hits = 0
 

@@ -161,6 +161,9 @@ class ItemFeatures:
     # Lexical relevance per topic (a topic's profile never changes), computed once
     # whether `prepare` or the judgement asks first.
     relevances: dict[str, Relevance] = field(default_factory=dict)
+    # Near-copy candidates read with the item's batch (Classifier.prepare); None: read
+    # them at its turn.
+    copy_candidates: list[int] | None = None
 
     @classmethod
     def of(cls, item: Item) -> ItemFeatures:
@@ -451,7 +454,8 @@ class TopicClassifier:
         new = features.shingles
         # Only earlier items are originals.
         for copy in near_copies.find_stored_copies(session, new, features.band_keys,
-                                                   exclude=item.id, before=item.id):
+                                                   exclude=item.id, before=item.id,
+                                                   found=features.copy_candidates):
             inherited = self._inherit(session, copy.item_id, "near-copy", {
                 "jaccard": _round(copy.match.jaccard),
                 "containment": _round(copy.match.containment),

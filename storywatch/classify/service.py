@@ -56,17 +56,24 @@ class Classifier:
                                                        load_embedder(), self.model)
         return self._topics[topic.name]
 
-    def prepare(self, session: Session, batch: Sequence[tuple[Item, Sequence[TopicConfig]]]
-                ) -> dict[int, ItemFeatures]:
+    def prepare(self, session: Session, batch: Sequence[tuple[Item, Sequence[TopicConfig]]],
+                *, reindex: bool = False) -> dict[int, ItemFeatures]:
         """The features of a batch's items, with what their topics will embed made in one
-        forward pass per topic (TopicClassifier.prepare); hand each to `classify`. The
-        caller holds the topic locks, as for `classify`."""
+        forward pass per topic (TopicClassifier.prepare) and their near-copy candidates
+        read in one query; hand each to `classify`, in the batch's order. The caller
+        holds the topic locks, as for `classify`. `reindex` as for `classify`."""
         features = {item.id: ItemFeatures.of(item) for item, _ in batch}
+        found = near_copies.batch_candidates(
+            session, [(item.id, features[item.id].band_keys) for item, _ in batch])
+        if not reindex:
+            # Re-indexed items (rescore) replace keys stored earlier, which the read above
+            # counted too: they look their candidates up at their turn.
+            for (item, _), ids in zip(batch, found, strict=True):
+                features[item.id].copy_candidates = ids
         # A copy takes its original's verdict: nothing of it is embedded beforehand (in
         # a crawl of real pages, half the items were copies, and their views wasted).
-        copies = near_copies.likely_copies(session, [
-            (item.id, features[item.id].shingles, features[item.id].band_keys)
-            for item, _ in batch])
+        copies = near_copies.likely_copies(
+            [(item.id, features[item.id].shingles) for item, _ in batch], found)
         for topic in self.config.topics:
             wanted = [(item, features[item.id]) for item, topics in batch
                       if topic in topics and item.id not in copies]
@@ -163,7 +170,7 @@ class Classifier:
                               and t.name not in judged.get(item_id, ())]
                     if wanted:
                         batch.append((item, wanted))
-                prepared = self.prepare(session, batch)
+                prepared = self.prepare(session, batch, reindex=True)
                 for item, wanted in batch:
                     self.classify(session, item, wanted, reindex=True,
                                   features=prepared[item.id])
