@@ -455,7 +455,7 @@ class TopicClassifier:
         # Only earlier items are originals.
         for copy in near_copies.find_stored_copies(session, new, features.band_keys,
                                                    exclude=item.id, before=item.id,
-                                                   found=features.copy_candidates):
+                                                   candidate_ids=features.copy_candidates):
             inherited = self._inherit(session, copy.item_id, "near-copy", {
                 "jaccard": _round(copy.match.jaccard),
                 "containment": _round(copy.match.containment),

@@ -178,11 +178,11 @@ class StoredCopy:
 
 def find_stored_copies(
     session: Session, new: set[str], keys: Sequence[int], *, exclude: int | None = None,
-    before: int | None = None, found: list[int] | None = None,
+    before: int | None = None, candidate_ids: list[int] | None = None,
 ) -> list[StoredCopy]:
     """Verified near copies among stored items (only ids below `before`), best first;
-    `found`: the candidates read already (`batch_candidates`)."""
-    ids = candidates(session, keys, exclude=exclude) if found is None else found
+    `candidate_ids`: the candidates read already (`batch_candidates`)."""
+    ids = candidates(session, keys, exclude=exclude) if candidate_ids is None else candidate_ids
     if before is not None:
         ids = [i for i in ids if i < before]
     if not ids:
