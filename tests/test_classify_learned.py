@@ -412,11 +412,14 @@ def test_every_topics_seed_files_are_read_once_and_a_bad_one_stops_only_its_topi
     storage.dispose()
 
 
-def test_a_batch_judged_together_is_judged_as_one_by_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dated", [True, False], ids=["event-date", "date-estimated"])
+def test_a_batch_judged_together_is_judged_as_one_by_one(tmp_path: Path, dated: bool) -> None:
     """Classifier.prepare embeds a batch's openings and views in one forward pass (as the
-    crawl's writer uses it); the decisions must be those of judging each item alone, in
-    the same order, copies of an earlier item of the same batch or of an earlier one
-    included."""
+    crawl's writer uses it), and the topic's state is read once a batch; the decisions
+    must be those of judging each item alone, in the same order, copies of an earlier
+    item of the same batch or of an earlier one included. Undated (one undated seed), the
+    event's date is estimated from the reports of it judged so far, the batch's own
+    earlier items included."""
     records = [json.loads(line) for name in ("rewrites", "followups", "offtopic")
                for line in (EVAL / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
     records = records[::3]
@@ -430,7 +433,10 @@ def test_a_batch_judged_together_is_judged_as_one_by_one(tmp_path: Path) -> None
     def judged(folder: str, batch: int) -> tuple[dict[str, Any], set[str]]:
         (tmp_path / folder).mkdir()
         storage = open_storage(f"sqlite:///{tmp_path / folder / 'sw.db'}")
-        classifier = Classifier(_config(storage.url))
+        config = _config(storage.url) if dated else Config(
+            storage=StorageConfig(url=storage.url),
+            topics=[TopicConfig(name="deserters", seeds=SEEDS[:1])])
+        classifier = Classifier(config)
         topics = list(classifier.config.topics)
         out, foreseen = {}, set()
         for first in range(0, len(records), batch):
@@ -444,7 +450,8 @@ def test_a_batch_judged_together_is_judged_as_one_by_one(tmp_path: Path) -> None
                     decision = classifier.classify(session, item, topics,
                                                    features=features)["deserters"]
                     out[record["id"]] = (decision.status, decision.layer,
-                                         decision.reasons.get("signals"))
+                                         decision.reasons.get("signals"),
+                                         decision.reasons.get("event_date"))
                     if ready:
                         foreseen.add(record["id"])
         storage.dispose()
@@ -454,9 +461,13 @@ def test_a_batch_judged_together_is_judged_as_one_by_one(tmp_path: Path) -> None
     together, foreseen = judged("together", 20)
     assert alone["copy"][:2] == ("duplicate", "near-copy")
     assert [v[:2] for v in together.values()] == [v[:2] for v in alone.values()]
-    for key, (_, _, signals) in alone.items():
+    for key, (_, _, signals, event_date) in alone.items():
         if signals:
             assert together[key][2] == pytest.approx(signals, abs=1e-3), key
+        assert together[key][3] == event_date, key
+    if not dated:  # estimated part-way through a batch of 20, not known from the start
+        dates = [v[3] for v in together.values() if v[1] == "model"]
+        assert dates[0] is None and dates[-1] is not None
     by_model = {k for k, v in together.items() if v[1] in ("model", "labelled")}
     # Every item the model judged had its embedding made with its batch, beforehand; the
     # copy of an earlier item of the batch, which takes that item's verdict, had none.
