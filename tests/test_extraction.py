@@ -78,3 +78,43 @@ def test_byline_naming_the_author_is_not_body_text() -> None:
                              url="https://x.example/a", source="s", discovered_via="feed")
     assert item.authors == ["Anna Petrova"]
     assert item.text.startswith("Paragraph 0")
+
+
+def test_the_byline_hint_holds_every_word_trafilatura_s_byline_search_matches() -> None:
+    """extract_article skips trafilatura's byline search on markup without BYLINE_WORDS:
+    each condition of its XPaths (an attribute value, a child element, an element name)
+    must need one of them, or an upgrade of trafilatura could find bylines they hide."""
+    import re
+
+    from trafilatura.metadata import AUTHOR_XPATHS
+
+    from storywatch.extraction.article import may_have_byline
+
+    for xpath in AUTHOR_XPATHS:
+        source = xpath.path
+        # @attr='v', contains(@attr, 'v'), re:test(@attr, 'a|b'), child='v'
+        conditions = re.findall(r"(@?)([\w-]+)(?:\s*=\s*|,\s*)'([^']*)'", source)
+        assert len(conditions) == source.count("'") // 2, source  # every literal parsed
+        for attribute, name, value in conditions:
+            if not attribute:  # a child element's text: the element must be in the markup
+                assert may_have_byline(f"<{name} "), name
+                continue
+            for alternative in value.split("|"):
+                word = re.sub(r"\[(\w)\w*\]", r"\1", alternative)  # [Aa]uthor -> Author
+                assert may_have_byline(word), (name, alternative)
+        for element in re.findall(r"//(\w+)\s*(?:\||$)", source.strip()):  # //author
+            assert may_have_byline(f"<{element}>"), element
+
+
+@pytest.mark.parametrize("byline", [
+    "<span class='byline'>By Jane Roe</span>",
+    "<div class='article-author'>Jane Roe</div>",
+    "<p itemprop='author'>Jane Roe</p>",
+])
+def test_a_byline_in_the_markup_is_found_and_none_is_invented(byline: str) -> None:
+    body = "".join(f"<p>Paragraph {n} of the report tells what the council decided.</p>"
+                   for n in range(10))
+    page = "<html><head><title>Council</title></head><body><article>{}" + body + \
+        "</article></body></html>"
+    assert extract_article(page.format(byline), "https://x.example/a").authors == ["Jane Roe"]
+    assert extract_article(page.format(""), "https://x.example/b").authors == []
