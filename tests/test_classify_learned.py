@@ -381,6 +381,28 @@ def test_the_judging_process_reads_seed_files_without_holding_the_readers(
     assert not {"py3langid", "trafilatura"} & set(report["loaded"])
 
 
+def test_a_writer_with_the_readers_imported_but_not_loaded_reads_seeds_through_a_child(
+        tmp_path: Path) -> None:
+    """A crawl's writer is forked from the crawl, which imports the extractor and the
+    language detector but never loads the detector's model (75 MB) nor runs a date
+    search (dateparser's patterns, 43 MB): reading its seed pages itself would load both
+    into it for the whole crawl. It reads them through a child too."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(_JUDGE_PROBE.replace(
+        "import json, sys\n", "import json, sys\nimport py3langid, trafilatura\n").replace(
+        '"loaded": sorted(',
+        '"model": sys.modules["py3langid.langid"].IDENTIFIER is not None, "loaded": sorted('),
+        encoding="utf-8")
+    done = subprocess.run([sys.executable, str(probe), f"sqlite:///{tmp_path / 'sw.db'}",
+                           json.dumps(SEEDS)], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [name for name, _, _ in report["seeds"]] == ["seed-a", "seed-b"]
+    assert {"py3langid", "trafilatura"} <= set(report["loaded"])
+    assert report["model"] is False and "dateparser" not in report["loaded"]
+
+
 def test_seed_files_are_read_even_when_the_script_comes_from_standard_input(
         tmp_path: Path) -> None:
     """A spawned child re-imports the main script, which `python -` does not have: the

@@ -146,14 +146,28 @@ def load_seeds(refs: list[str], session: Session | None = None,
 _READER_MODULES = ("py3langid", "trafilatura")
 
 
+def _readers_loaded() -> bool:
+    """Whether this process holds the readers already, their memory included: the
+    modules imported and py3langid's model loaded (it loads on first use). A crawl's
+    writer, forked from the crawl, has the modules but not the model: reading its seed
+    pages itself loaded the model and, for a page whose markup states no date, compiled
+    dateparser's patterns for the date search: +150 MB and 1.8 s of CPU, kept for the
+    whole crawl (benchmarks/crawl_real.py: the writer 514 -> 398 MB at its peak)."""
+    if not all(name in sys.modules for name in _READER_MODULES):
+        return False
+    langid = sys.modules.get("py3langid.langid")
+    # py3langid (0.3, 0.4) keeps its model in the module global IDENTIFIER (None until used).
+    return getattr(langid, "IDENTIFIER", None) is not None
+
+
 def read_seed_files(refs: list[str]) -> dict[str, Seed | SeedError]:
     """Seed files (not URLs), each read or its error, in a spawned child unless this
-    process holds the readers already (the judge stays ~120 MB lighter for the ~0.7 s
-    the child takes, once per crawl)."""
+    process holds the readers already (`_readers_loaded`; the judge stays ~150 MB
+    lighter for the ~0.7 s the child takes, once per crawl)."""
     files = list(dict.fromkeys(ref for ref in refs if not _is_url(ref)))
     if not files:
         return {}
-    if all(name in sys.modules for name in _READER_MODULES):
+    if _readers_loaded():
         return _load_files(files)
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
