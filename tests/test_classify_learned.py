@@ -364,19 +364,28 @@ if __name__ == "__main__":
 """
 
 
+def _probe(tmp_path: Path, script: str, *, from_stdin: bool = False) -> dict[str, Any]:
+    """Run a judging probe in a new interpreter (from a file, or from standard input);
+    its report, once its seeds are checked."""
+    command = [sys.executable, "-"]
+    if not from_stdin:
+        probe = tmp_path / "probe.py"
+        probe.write_text(script, encoding="utf-8")
+        command = [sys.executable, str(probe)]
+    done = subprocess.run([*command, f"sqlite:///{tmp_path / 'sw.db'}", json.dumps(SEEDS)],
+                          input=script if from_stdin else None, capture_output=True,
+                          text=True, timeout=300, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [name for name, _, _ in report["seeds"]] == ["seed-a", "seed-b"]
+    return report
+
+
 def test_the_judging_process_reads_seed_files_without_holding_the_readers(
         tmp_path: Path) -> None:
     """A seed page needs the extractor and the language detector (~120 MB); the process
     that judges a crawl's items reads its seeds through a child and never loads them."""
-
-    probe = tmp_path / "probe.py"
-    probe.write_text(_JUDGE_PROBE, encoding="utf-8")
-    done = subprocess.run([sys.executable, str(probe), f"sqlite:///{tmp_path / 'sw.db'}",
-                           json.dumps(SEEDS)], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).parent.parent)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert [name for name, _, _ in report["seeds"]] == ["seed-a", "seed-b"]
+    report = _probe(tmp_path, _JUDGE_PROBE)
     assert all(language == "en" and length > 500 for _, language, length in report["seeds"])
     assert not {"py3langid", "trafilatura"} & set(report["loaded"])
 
@@ -387,18 +396,10 @@ def test_a_writer_with_the_readers_imported_but_not_loaded_reads_seeds_through_a
     language detector but never loads the detector's model (75 MB) nor runs a date
     search (dateparser's patterns, 43 MB): reading its seed pages itself would load both
     into it for the whole crawl. It reads them through a child too."""
-    probe = tmp_path / "probe.py"
-    probe.write_text(_JUDGE_PROBE.replace(
+    report = _probe(tmp_path, _JUDGE_PROBE.replace(
         "import json, sys\n", "import json, sys\nimport py3langid, trafilatura\n").replace(
         '"loaded": sorted(',
-        '"model": sys.modules["py3langid.langid"].IDENTIFIER is not None, "loaded": sorted('),
-        encoding="utf-8")
-    done = subprocess.run([sys.executable, str(probe), f"sqlite:///{tmp_path / 'sw.db'}",
-                           json.dumps(SEEDS)], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).parent.parent)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert [name for name, _, _ in report["seeds"]] == ["seed-a", "seed-b"]
+        '"model": sys.modules["py3langid.langid"].IDENTIFIER is not None, "loaded": sorted('))
     assert {"py3langid", "trafilatura"} <= set(report["loaded"])
     assert report["model"] is False and "dateparser" not in report["loaded"]
 
@@ -407,13 +408,8 @@ def test_seed_files_are_read_even_when_the_script_comes_from_standard_input(
         tmp_path: Path) -> None:
     """A spawned child re-imports the main script, which `python -` does not have: the
     seeds are then read in the process itself rather than not at all."""
-    script = _JUDGE_PROBE.replace('if __name__ == "__main__":', "if True:")
-    done = subprocess.run([sys.executable, "-", f"sqlite:///{tmp_path / 'sw.db'}",
-                           json.dumps(SEEDS)], input=script, capture_output=True, text=True,
-                          timeout=300, cwd=Path(__file__).parent.parent)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert [name for name, _, _ in report["seeds"]] == ["seed-a", "seed-b"]
+    _probe(tmp_path, _JUDGE_PROBE.replace('if __name__ == "__main__":', "if True:"),
+           from_stdin=True)
 
 
 def test_every_topics_seed_files_are_read_once_and_a_bad_one_stops_only_its_topic(
