@@ -253,7 +253,13 @@ class TopicClassifier:
     # -- state from storage ---------------------------------------------------------------
 
     def refresh(self, session: Session) -> None:
-        """Read what other judgements and people added since the last call (any process)."""
+        """Read what other judgements and people added since the last call (any process),
+        once a transaction: the caller holds the topic's lock, so judgements come only
+        from this classifier until it ends (what it decides, `judge` keeps), and a
+        person's label saved meanwhile counts from the next transaction (a writer's
+        batch: at most a second later). Three queries an item were 4 % of judging."""
+        if session.get_transaction() is self._refreshed_in:
+            return
         connection = session.connection()
         rows = connection.execute(_NEW_FOLLOWUPS, {"topic": self.topic.name,
                                                    "after": self._last_judgement}).all()
@@ -266,7 +272,7 @@ class TopicClassifier:
                                         doc_vector(row.title, row.text, self.embedder))
         if rows:
             self._last_judgement = max(self._last_judgement, rows[-1][0])
-        if self.event_date_from in (None, "estimated"):
+        if self._estimating_date:
             self._estimate_event_date(connection)
         labels = connection.execute(_NEW_LABELS, {"topic": self.topic.name,
                                                   "after": self._last_label}).all()
@@ -285,11 +291,17 @@ class TopicClassifier:
             return
         self._last_seed_report = rows[-1][0]
         for row in rows:
-            if row.published_at:
-                self._seed_reports[row.item_id] = row.published_at
-        self._estimate_from_reports()
+            self._note_seed_report(row.item_id, row.published_at)
 
-    def _estimate_from_reports(self) -> None:
+    @property
+    def _estimating_date(self) -> bool:
+        return self.event_date_from in (None, "estimated")
+
+    def _note_seed_report(self, item_id: int, published_at: datetime | None) -> None:
+        """A report of the seed event, judged here or read back (each item once)."""
+        if published_at is None:
+            return
+        self._seed_reports[item_id] = published_at
         if len(self._seed_reports) >= EVENT_DATE_REPORTS:
             ordered = sorted(self._seed_reports.values())
             self.reference.event_date = ordered[len(ordered) // 2]
@@ -399,12 +411,7 @@ class TopicClassifier:
 
     def judge(self, session: Session, item: Item, features: ItemFeatures | None = None
               ) -> Decision:
-        # Once a transaction: the caller holds the topic's lock, so judgements come only
-        # from this classifier until it ends (what it decides it keeps below), and a
-        # person's label saved meanwhile counts from the next transaction (a writer's
-        # batch: at most a second later). Three queries an item were 4 % of judging.
-        if session.get_transaction() is not self._refreshed_in:
-            self.refresh(session)
+        self.refresh(session)
         features = features or ItemFeatures.of(item)
         decision = self._decide(session, item, features)
         decision.reasons.setdefault("layer", decision.layer)
@@ -415,10 +422,8 @@ class TopicClassifier:
             self._remember_followup(item.id, item.canonical_url, decision.cluster_id,
                                     set(decision.reasons.get("new_anchors", [])),
                                     item.published_at, item_view.doc)
-        if (decision.reasons.get("seed_event_report") and item.published_at
-                and self.event_date_from in (None, "estimated")):
-            self._seed_reports[item.id] = item.published_at
-            self._estimate_from_reports()
+        if decision.reasons.get("seed_event_report") and self._estimating_date:
+            self._note_seed_report(item.id, item.published_at)
         return decision
 
     def _of_seed(self, item: Item) -> Decision | None:
