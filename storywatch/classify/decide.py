@@ -164,6 +164,11 @@ class ItemFeatures:
     # Near-copy candidates read with the item's batch (Classifier.prepare); None: read
     # them at its turn.
     copy_candidates: list[int] | None = None
+    # What earlier stored items it copies (the same for every topic), found once; the
+    # same body as a 1-tuple, since its answer may be None.
+    _same_body: tuple[int | None] | None = field(default=None, init=False, repr=False)
+    _copies: list[near_copies.StoredCopy] | None = field(default=None, init=False,
+                                                         repr=False)
 
     @classmethod
     def of(cls, item: Item) -> ItemFeatures:
@@ -189,6 +194,22 @@ class ItemFeatures:
     def view(self, item: Item, full: bool, embedder: Embedder) -> TextView:
         embed_views([(item, self, full)], embedder)
         return self.views[full]
+
+    def earlier_same_body(self, session: Session, item: Item) -> int | None:
+        """The first earlier stored item with the same body, if any."""
+        if self._same_body is None:
+            self._same_body = (session.connection().execute(
+                _EARLIER_SAME_BODY, {"hash": item.content_hash, "id": item.id}).scalar(),)
+        return self._same_body[0]
+
+    def earlier_copies(self, session: Session, item: Item) -> list[near_copies.StoredCopy]:
+        """Verified near copies of it among earlier stored items (only those are
+        originals), best first: its texts read and compared once, not once a topic."""
+        if self._copies is None:
+            self._copies = near_copies.find_stored_copies(
+                session, self.shingles, self.band_keys, exclude=item.id, before=item.id,
+                candidate_ids=self.copy_candidates)
+        return self._copies
 
 
 def embed_openings(batch: Sequence[tuple[Item, ItemFeatures]], embedder: Embedder) -> None:
@@ -464,8 +485,7 @@ class TopicClassifier:
         if of_seed is not None:
             return of_seed
         # layer 2 (hash): the body of an earlier item
-        earlier = session.connection().execute(
-            _EARLIER_SAME_BODY, {"hash": item.content_hash, "id": item.id}).scalar()
+        earlier = features.earlier_same_body(session, item)
         if earlier is not None:
             inherited = self._inherit(session, earlier, "hash", {"why": "same body text"})
             if inherited is not None:
@@ -474,11 +494,7 @@ class TopicClassifier:
         seed_copy = self._seed_copy(features)
         if seed_copy is not None:
             return seed_copy
-        new = features.shingles
-        # Only earlier items are originals.
-        for copy in near_copies.find_stored_copies(session, new, features.band_keys,
-                                                   exclude=item.id, before=item.id,
-                                                   candidate_ids=features.copy_candidates):
+        for copy in features.earlier_copies(session, item):
             inherited = self._inherit(session, copy.item_id, "near-copy", {
                 "jaccard": _round(copy.match.jaccard),
                 "containment": _round(copy.match.containment),
