@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from datetime import UTC
 from pathlib import Path
 
@@ -215,11 +218,34 @@ def test_extraction_workers_start_with_the_extractor_loaded_and_frozen() -> None
     import, or a forkserver started without it, would leave nothing frozen in a worker."""
     import gc
 
+    from storywatch.normalise.language import model_loaded
     from storywatch.spiders.run import extraction_pool
 
     pool = extraction_pool(1)
     assert pool is not None
     try:
         assert pool.submit(gc.get_freeze_count).result(timeout=120) > 10_000
+        # Before its first article: the language model came with the forkserver's pages.
+        assert pool.submit(model_loaded).result(timeout=120) is True
     finally:
         pool.shutdown()
+
+
+def test_the_spider_loader_imports_the_spiders_not_the_workers_preload() -> None:
+    """Scrapy's spider loader imports every module of SPIDER_MODULES, in the crawl process
+    (whose writer is forked from it): the workers' preload loads the language model and
+    freezes the garbage collector, which that process must not do."""
+    probe = (
+        "import json, sys\n"
+        "from scrapy.settings import Settings\n"
+        "from scrapy.spiderloader import SpiderLoader\n"
+        "from storywatch.spiders import settings as project\n"
+        "from storywatch.normalise.language import model_loaded\n"
+        "settings = Settings(); settings.setmodule(project, priority='project')\n"
+        "names = SpiderLoader.from_settings(settings).list()\n"
+        "print(json.dumps({'spiders': sorted(names), 'model': model_loaded(),\n"
+        "                  'preload': 'storywatch.spiders.preload' in sys.modules}))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, check=True)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"spiders": ["feed", "site", "sitemap"], "model": False, "preload": False}

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from storywatch.classify.seed_pages import SeedError, seed_page_from_html
 from storywatch.config import Config
-from storywatch.normalise.language import detect_language
+from storywatch.normalise.language import detect_language, model_loaded
 from storywatch.normalise.text import clean_text
 from storywatch.normalise.urls import canonical_url
 from storywatch.storage import Storage
@@ -153,11 +153,7 @@ def _readers_loaded() -> bool:
     pages itself loaded the model and, for a page whose markup states no date, compiled
     dateparser's patterns for the date search: +150 MB and 1.8 s of CPU, kept for the
     whole crawl (benchmarks/crawl_real.py: the writer 514 -> 398 MB at its peak)."""
-    if not all(name in sys.modules for name in _READER_MODULES):
-        return False
-    langid = sys.modules.get("py3langid.langid")
-    # py3langid (0.3, 0.4) keeps its model in the module global IDENTIFIER (None until used).
-    return getattr(langid, "IDENTIFIER", None) is not None
+    return all(name in sys.modules for name in _READER_MODULES) and model_loaded()
 
 
 def read_seed_files(refs: list[str]) -> dict[str, Seed | SeedError]:

@@ -286,10 +286,10 @@ def _warm_up() -> None:
     from scrapy.settings import Settings
     from scrapy.utils.misc import load_object
 
-    from storywatch.normalise.language import detect_language
+    from storywatch.normalise.language import load_model
     from storywatch.spiders import settings as project
 
-    detect_language("news " * 60)  # long enough to be classified: the model loads
+    load_model()
     settings = Settings()
     settings.setmodule(project, priority="project")
     paths: set[str] = set()

@@ -13,7 +13,12 @@ from scrapy.settings import Settings, default_settings
 from storywatch.config import Config
 
 BOT_NAME = "storywatch"
-SPIDER_MODULES = ["storywatch.spiders"]
+# The modules that define spiders, not the whole package: Scrapy's spider loader imports
+# every module it is given, and the package holds the extraction workers' preload
+# (spiders/preload.py), which loads the language model: imported by the crawl process,
+# it cost that process, and the writer forked from it, 74 MB each.
+SPIDER_MODULES = ["storywatch.spiders.feed", "storywatch.spiders.sitemap",
+                  "storywatch.spiders.site"]
 NEWSPIDER_MODULE = "storywatch.spiders"
 
 ROBOTSTXT_OBEY = True
