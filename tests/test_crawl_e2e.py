@@ -225,10 +225,24 @@ def test_extraction_workers_start_with_the_extractor_loaded_and_frozen() -> None
     assert pool is not None
     try:
         assert pool.submit(gc.get_freeze_count).result(timeout=120) > 10_000
-        # Before its first article: the language model came with the forkserver's pages.
+        # Before its first article: what every worker loads on its first pages came with
+        # the forkserver's pages.
         assert pool.submit(model_loaded).result(timeout=120) is True
+        assert pool.submit(_first_use_data_loaded).result(timeout=120) == {
+            "justext stop words": True, "public suffixes": True}
     finally:
         pool.shutdown()
+
+
+def _first_use_data_loaded() -> dict[str, bool]:
+    """Run in an extraction worker: whether the data trafilatura's justext fallback and
+    the same-site check build on first use is there already."""
+    from trafilatura import external
+
+    from storywatch.normalise.urls import _suffixes
+
+    return {"justext stop words": external.JT_STOPLIST is not None,
+            "public suffixes": _suffixes.cache_info().currsize == 1}
 
 
 def test_the_spider_loader_imports_the_spiders_not_the_workers_preload() -> None:
