@@ -44,15 +44,22 @@ def _has_class(name: str) -> str:
 # Compiled once: extraction is on the crawl's hot path.
 _HEAD = etree.XPath("//meta | //link")
 _JSON_LD = etree.XPath('//script[@type="application/ld+json"]')
-_ARTICLE = etree.XPath("(//article)[1]")
-_H1 = etree.XPath("(//h1)[1]")
-_TITLE = etree.XPath("(//title)[1]")
 _ITEMPROP_PUBLISHED = etree.XPath('(//*[@itemprop="datePublished"])[1]')
-_TIME = etree.XPath("(//time[@datetime])[1]")
+
+
+def _class_or_rel(attr: str, word: str) -> str:
+    """Elements whose class (or rel) list holds the word. A plain `contains` first: it is
+    implied by the token test and cheap, so the costly string building of the token
+    test runs on the few elements that pass it (byline search 1.09 -> 0.62 ms a page on
+    trafilatura's evaluation pages, the same elements on all 990)."""
+    return (f"[contains(@{attr}, '{word}')]"
+            f"[contains(concat(' ', normalize-space(@{attr}), ' '), ' {word} ')]")
+
+
 _BYLINES = etree.XPath(
-    "//*[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]"
+    f"//*{_class_or_rel('rel', 'author')}"
     " | //*[@itemprop='author']"
-    f" | //*[{_has_class('byline')}]//*[{_has_class('author')}]"
+    f" | //*{_class_or_rel('class', 'byline')}//*{_class_or_rel('class', 'author')}"
 )
 
 
@@ -64,6 +71,15 @@ def _text(element: HtmlElement) -> str:
 def _first(xpath: etree.XPath, tree: HtmlElement) -> HtmlElement | None:
     found = xpath(tree)
     return found[0] if found else None
+
+
+def _first_tag(tree: HtmlElement, tag: str, attribute: str | None = None
+               ) -> HtmlElement | None:
+    """The first element of that name (with that attribute) in document order: what
+    `(//tag[@attribute])[1]` gives, but lxml's walk stops at it, where the XPath
+    collects every match first."""
+    return next((e for e in tree.iter(tag) if attribute is None or attribute in e.attrib),
+                None)
 
 
 class HeadIndex:
@@ -165,14 +181,14 @@ def read_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
     head = HeadIndex.of_tree(tree)
     articles = _json_ld_articles(tree)
     ld = articles[0] if articles else {}
-    meta.has_article_markup = bool(articles) or bool(_ARTICLE(tree))
+    meta.has_article_markup = bool(articles) or _first_tag(tree, "article") is not None
 
     title, origin = head.first("og:title", "twitter:title")
     if not title and isinstance(ld.get("headline"), str):
         title, origin = ld["headline"], "json-ld"
-    if not title and (h1 := _first(_H1, tree)) is not None:
+    if not title and (h1 := _first_tag(tree, "h1")) is not None:
         title, origin = _text(h1), "h1"
-    if not title and (title_tag := _first(_TITLE, tree)) is not None:
+    if not title and (title_tag := _first_tag(tree, "title")) is not None:
         title, origin = _text(title_tag), "title"
     meta.title = title or None
     if origin:
@@ -187,7 +203,7 @@ def read_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
     if not published and (tag := _first(_ITEMPROP_PUBLISHED, tree)) is not None:
         value = tag.get("datetime") or tag.get("content")
         published, origin = (str(value), "itemprop") if value else (None, None)
-    if not published and (tag := _first(_TIME, tree)) is not None:
+    if not published and (tag := _first_tag(tree, "time", "datetime")) is not None:
         published, origin = str(tag.get("datetime")), "time[datetime]"
     meta.published = published
     if origin and published:
