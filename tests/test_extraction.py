@@ -80,15 +80,29 @@ def test_byline_naming_the_author_is_not_body_text() -> None:
     assert item.text.startswith("Paragraph 0")
 
 
-def test_the_byline_hint_holds_every_word_trafilatura_s_byline_search_matches() -> None:
-    """extract_article skips trafilatura's byline search on markup without BYLINE_WORDS:
-    each condition of its XPaths (an attribute value, a child element, an element name)
-    must need one of them, or an upgrade of trafilatura could find bylines they hide."""
+def test_the_byline_hints_hold_everything_trafilatura_s_byline_search_matches() -> None:
+    """extract_article skips trafilatura's byline search on markup without BYLINE_WORDS,
+    and on a parsed page where no element of BYLINE_ATTRIBUTES (or named author, rel)
+    holds one: each condition of its XPaths (an attribute value, a child element, an
+    element name) must pass both hints, or an upgrade of trafilatura could find bylines
+    they hide."""
     import re
 
     from trafilatura.metadata import AUTHOR_XPATHS
 
-    from storywatch.extraction.article import may_have_byline
+    from storywatch.extraction.article import (
+        BYLINE_ATTRIBUTES,
+        may_have_byline,
+        may_have_byline_in,
+        parse_page,
+    )
+
+    def page(markup: str) -> str:
+        return f"<html><body><p>Report</p>{markup}</body></html>"
+
+    def both(markup: str) -> bool:
+        tree = parse_page(page(markup))
+        return may_have_byline(page(markup)) and tree is not None and may_have_byline_in(tree)
 
     for xpath in AUTHOR_XPATHS:
         source = xpath.path
@@ -97,13 +111,20 @@ def test_the_byline_hint_holds_every_word_trafilatura_s_byline_search_matches() 
         assert len(conditions) == source.count("'") // 2, source  # every literal parsed
         for attribute, name, value in conditions:
             if not attribute:  # a child element's text: the element must be in the markup
-                assert may_have_byline(f"<{name} "), name
+                assert both(f"<div><{name}>{value}</{name}></div>"), name
                 continue
+            assert name in BYLINE_ATTRIBUTES, name
             for alternative in value.split("|"):
                 word = re.sub(r"\[(\w)\w*\]", r"\1", alternative)  # [Aa]uthor -> Author
-                assert may_have_byline(word), (name, alternative)
+                word = word.replace("-?", "-")  # author-?name
+                assert both(f'<span {name}="x {word} y">Jane Roe</span>'), (name, alternative)
         for element in re.findall(r"//(\w+)\s*(?:\||$)", source.strip()):  # //author
-            assert may_have_byline(f"<{element}>"), element
+            assert both(f"<{element}>Jane Roe</{element}>"), element
+    # The words elsewhere in the markup (a script, a meta tag) pass the first hint only.
+    elsewhere = page('<script>var author = "x";</script><meta name="author" content="x">')
+    assert may_have_byline(elsewhere)
+    tree = parse_page(elsewhere)
+    assert tree is not None and not may_have_byline_in(tree)
 
 
 @pytest.mark.parametrize("byline", [

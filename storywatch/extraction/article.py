@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import trafilatura
 from htmldate import find_date
+from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.metadata import (
     examine_meta,
@@ -59,10 +60,29 @@ BYLINE_WORDS = ("author", "byl", "bbl", "username", "screenname", "writer", "zuo
                 "journalist-name", "<rel")
 
 
+# What those XPaths test: these attributes of any element, and elements named `author`
+# or `rel` (a child `rel` whose text is "me"). Pruning the tree, as the search does
+# first, only removes elements, so a tree where none of these attributes holds one of
+# the words, and no such element is found, gives it nothing either: 70 more of those 405
+# pages (their markup has the words elsewhere: scripts, meta tags, links), 1 ms a page
+# against the search's 6.
+BYLINE_ATTRIBUTES = ("class", "id", "rel", "itemprop", "data-testid", "data-component")
+_BYLINE_VALUES = etree.XPath(" | ".join(f"//@{name}" for name in BYLINE_ATTRIBUTES))
+_BYLINE_ELEMENTS = etree.XPath("boolean(//author | //rel)")
+
+
 def may_have_byline(markup: str) -> bool:
     """False when trafilatura's byline search cannot match anything in the markup."""
     low = markup.lower()
     return any(word in low for word in BYLINE_WORDS)
+
+
+def may_have_byline_in(tree: HtmlElement) -> bool:
+    """False when trafilatura's byline search cannot match anything in the parsed page."""
+    if _BYLINE_ELEMENTS(tree):
+        return True
+    values = " ".join(_BYLINE_VALUES(tree)).lower()
+    return any(word in values for word in BYLINE_WORDS)
 
 
 @dataclass
@@ -133,7 +153,7 @@ class _Searched:
     def author(self) -> str | None:
         if found := self._tags().author:
             return found
-        if not may_have_byline(self.html):
+        if not may_have_byline(self.html) or not may_have_byline_in(self.tree):
             return None
         return _quietly(extract_author, self.tree, self.url, "author search")
 
