@@ -37,10 +37,6 @@ class PageMetadata:
     origins: dict[str, str] = field(default_factory=dict)
 
 
-def _has_class(name: str) -> str:
-    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
-
-
 # Compiled once: extraction is on the crawl's hot path.
 _HEAD = etree.XPath("//meta | //link")
 _JSON_LD = etree.XPath('//script[@type="application/ld+json"]')

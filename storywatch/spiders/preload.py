@@ -32,8 +32,8 @@ def _justext_stoplist() -> None:
     define_stoplist(external.JT_STOPLIST or external.jt_stoplist_init())
 
 
-# What every worker loads on its first pages (benchmarks/crawl_real.py: the crawl tree's
-# PSS 934 -> 885 MB with the language model alone, 2 workers): py3langid's model (74 MB
+# What every worker loads on its first pages (benchmarks/crawl_real.py, 2 workers: the
+# crawl tree's PSS 932-934 -> 834 MB, 867-885 with the model alone): py3langid's model (74 MB
 # of arrays: every article of 200 characters or more has its language detected), the
 # public suffix list (rel=canonical is checked to be the same site), justext's stop words.
 load_model()
