@@ -23,6 +23,7 @@ judges the topic sees the same state.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -164,9 +165,9 @@ class ItemFeatures:
     # Near-copy candidates read with the item's batch (Classifier.prepare); None: read
     # them at its turn.
     copy_candidates: list[int] | None = None
-    # What earlier stored items it copies (the same for every topic), found once; the
-    # same body as a 1-tuple, since its answer may be None.
-    _same_body: tuple[int | None] | None = field(default=None, init=False, repr=False)
+    # What earlier stored items it copies (the same for every topic), found once.
+    _same_body_read: bool = field(default=False, init=False, repr=False)
+    _same_body: int | None = field(default=None, init=False, repr=False)
     _copies: list[near_copies.StoredCopy] | None = field(default=None, init=False,
                                                          repr=False)
 
@@ -197,10 +198,11 @@ class ItemFeatures:
 
     def earlier_same_body(self, session: Session, item: Item) -> int | None:
         """The first earlier stored item with the same body, if any."""
-        if self._same_body is None:
-            self._same_body = (session.connection().execute(
-                _EARLIER_SAME_BODY, {"hash": item.content_hash, "id": item.id}).scalar(),)
-        return self._same_body[0]
+        if not self._same_body_read:
+            self._same_body = session.connection().execute(
+                _EARLIER_SAME_BODY, {"hash": item.content_hash, "id": item.id}).scalar()
+            self._same_body_read = True
+        return self._same_body
 
     def earlier_copies(self, session: Session, item: Item) -> list[near_copies.StoredCopy]:
         """Verified near copies of it among earlier stored items (only those are
@@ -252,8 +254,10 @@ class TopicClassifier:
         known = event_date(topic, seeds)
         self.reference = Reference.of_seeds(self.seed_views, topic.keywords, embedder, known)
         self.event_date_from = ("config" if topic.event_date else "seeds") if known else None
-        # Reports of the seed event judged so far (any process): item id -> published.
-        self._seed_reports: dict[int, datetime] = {}
+        # Reports of the seed event judged so far (any process): their items, and their
+        # dates kept sorted, so that the median is read, not sorted, at every report.
+        self._seed_report_items: set[int] = set()
+        self._seed_report_dates: list[datetime] = []
         self._last_seed_report = 0
         self.seed_shingles = [near_copies.shingles(s.text) for s in seeds]
         self.seed_hashes = {content_hash(s.text): s.name for s in seeds}
@@ -320,12 +324,13 @@ class TopicClassifier:
 
     def _note_seed_report(self, item_id: int, published_at: datetime | None) -> None:
         """A report of the seed event, judged here or read back (each item once)."""
-        if published_at is None:
+        if published_at is None or item_id in self._seed_report_items:
             return
-        self._seed_reports[item_id] = published_at
-        if len(self._seed_reports) >= EVENT_DATE_REPORTS:
-            ordered = sorted(self._seed_reports.values())
-            self.reference.event_date = ordered[len(ordered) // 2]
+        self._seed_report_items.add(item_id)
+        bisect.insort(self._seed_report_dates, published_at)
+        dates = self._seed_report_dates
+        if len(dates) >= EVENT_DATE_REPORTS:
+            self.reference.event_date = dates[len(dates) // 2]
             self.event_date_from = "estimated"
 
     def _remember_followup(self, item_id: int, url: str, cluster_id: str | None,
@@ -586,7 +591,7 @@ class TopicClassifier:
             "event_date": iso(self.reference.event_date),
             "seed_event_report": undated.status == "duplicate",
             "event_date_from": self.event_date_from and (
-                f"the median date of {len(self._seed_reports)} reports of the seed event"
+                f"the median date of {len(self._seed_report_dates)} reports of the seed event"
                 if self.event_date_from == "estimated" else self.event_date_from),
         }
         if self.bias.topic_shift or self.bias.novelty_shift:
