@@ -71,18 +71,19 @@ _BYLINE_VALUES = etree.XPath(" | ".join(f"//@{name}" for name in BYLINE_ATTRIBUT
 _BYLINE_ELEMENTS = etree.XPath("boolean(//author | //rel)")
 
 
+def _holds_byline_word(text: str) -> bool:
+    low = text.lower()
+    return any(word in low for word in BYLINE_WORDS)
+
+
 def may_have_byline(markup: str) -> bool:
     """False when trafilatura's byline search cannot match anything in the markup."""
-    low = markup.lower()
-    return any(word in low for word in BYLINE_WORDS)
+    return _holds_byline_word(markup)
 
 
 def may_have_byline_in(tree: HtmlElement) -> bool:
     """False when trafilatura's byline search cannot match anything in the parsed page."""
-    if _BYLINE_ELEMENTS(tree):
-        return True
-    values = " ".join(_BYLINE_VALUES(tree)).lower()
-    return any(word in values for word in BYLINE_WORDS)
+    return bool(_BYLINE_ELEMENTS(tree)) or _holds_byline_word(" ".join(_BYLINE_VALUES(tree)))
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 # Below this many characters the statistical guess is noise; trust the declaration.
 _MIN_TEXT_FOR_DETECTION = 200
 # py3langid's cost is linear in the text; 1,500 characters (a few paragraphs) decide as
@@ -24,8 +26,6 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
 
 def model_loaded() -> bool:
     """Whether this process holds py3langid's model: it loads on first use."""
-    import sys
-
     langid = sys.modules.get("py3langid.langid")
     # py3langid (0.3, 0.4) keeps its model in the module global IDENTIFIER (None until used).
     return getattr(langid, "IDENTIFIER", None) is not None
