@@ -508,3 +508,35 @@ def test_the_fast_tokenizer_gives_the_packaged_tokenizers_ids() -> None:
             pure.encode(text, out_type=int, add_bos=True, add_eos=True), text
     load_embedder.cache_clear()
     assert type(load_embedder()._model._tokenizer) is type(fast)
+
+
+def test_per_input_caches_of_the_long_running_code_are_bounded() -> None:
+    """The judge and the extraction workers meet new words, names and URLs for as long
+    as a crawl runs: a cache of theirs without a bound grows with every distinct article
+    (benchmarks/judge_distinct.py). Each must have a size limit, the word caches at most
+    WORD_CACHE entries (their content-term cache twice that)."""
+    import importlib
+    import pkgutil
+
+    import storywatch.classify
+    import storywatch.extraction
+    import storywatch.normalise
+    from storywatch.classify import text
+
+    # Keyed by what has few values, not by input: bounded by their domain.
+    by_domain = {"storywatch.classify.wordlists.word_list"}  # a language and a list size
+    unbounded, checked = [], 0
+    for package in (storywatch.classify, storywatch.extraction, storywatch.normalise):
+        for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+            module = importlib.import_module(info.name)
+            for name, value in vars(module).items():
+                if callable(getattr(value, "cache_info", None)) and \
+                        getattr(value, "__module__", None) == module.__name__:
+                    checked += 1
+                    limit = value.cache_parameters()["maxsize"]
+                    if limit is None and f"{module.__name__}.{name}" not in by_domain:
+                        unbounded.append(f"{module.__name__}.{name}")
+                    elif module is text:
+                        assert limit <= 2 * text.WORD_CACHE, name
+    assert checked >= 10  # the scan found the caches it is meant to check
+    assert unbounded == [], f"caches without a size limit: {unbounded}"
