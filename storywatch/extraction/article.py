@@ -71,19 +71,16 @@ _BYLINE_VALUES = etree.XPath(" | ".join(f"//@{name}" for name in BYLINE_ATTRIBUT
 _BYLINE_ELEMENTS = etree.XPath("boolean(//author | //rel)")
 
 
-def _holds_byline_word(text: str) -> bool:
-    low = text.lower()
-    return any(word in low for word in BYLINE_WORDS)
-
-
 def may_have_byline(markup: str) -> bool:
-    """False when trafilatura's byline search cannot match anything in the markup."""
-    return _holds_byline_word(markup)
+    """False when trafilatura's byline search cannot match anything in the markup (or in
+    any text: the parsed page's hint below asks it of the attribute values)."""
+    low = markup.lower()
+    return any(word in low for word in BYLINE_WORDS)
 
 
 def may_have_byline_in(tree: HtmlElement) -> bool:
     """False when trafilatura's byline search cannot match anything in the parsed page."""
-    return bool(_BYLINE_ELEMENTS(tree)) or _holds_byline_word(" ".join(_BYLINE_VALUES(tree)))
+    return bool(_BYLINE_ELEMENTS(tree)) or may_have_byline(" ".join(_BYLINE_VALUES(tree)))
 
 
 @dataclass
