@@ -45,6 +45,7 @@ from typing import Any
 import setproctitle
 
 from storywatch import lifeline
+from storywatch.spiders.malloc import keep_large_blocks_returnable
 
 log = logging.getLogger("storywatch.scheduler.zygote")
 
@@ -307,6 +308,10 @@ def _warm_up() -> None:
 def main(argv: list[str]) -> None:
     control = socket.socket(fileno=int(argv[0]))
     lifeline.die_with_parent(int(argv[1]))
+    # Its children are crawls, which want glibc's thresholds fixed; set here, before the
+    # imports and the forks, since a child that set them itself would copy the pages it
+    # shares with the zygote (spiders/malloc.py). A child's own call is then a no-op.
+    keep_large_blocks_returnable()
     try:
         for name in PRELOAD:
             importlib.import_module(name)

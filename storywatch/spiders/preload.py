@@ -14,9 +14,14 @@ worker starts with it loaded.
 import gc
 import logging
 
-import storywatch.spiders.build  # noqa: F401  (what the workers run)
-from storywatch.normalise.language import load_model
-from storywatch.normalise.urls import registered_domain
+from storywatch.spiders.malloc import keep_large_blocks_returnable
+
+# First, before the extractor's imports; the workers inherit it (spiders/malloc.py).
+keep_large_blocks_returnable()
+
+import storywatch.spiders.build  # noqa: E402, F401  (what the workers run)
+from storywatch.normalise.language import load_model  # noqa: E402
+from storywatch.normalise.urls import registered_domain  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from storywatch.classify.seeds import prefetch_seeds, seed_urls
 from storywatch.config import Config, SourceConfig
 from storywatch.spiders.context import RunContext
 from storywatch.spiders.feed import FeedSpider
+from storywatch.spiders.malloc import keep_large_blocks_returnable
 from storywatch.spiders.settings import scrapy_settings
 from storywatch.spiders.site import SiteSpider
 from storywatch.spiders.sitemap import SitemapSpider
@@ -173,6 +174,9 @@ def run_crawl(
     settings = scrapy_settings(config, settings_overrides)
     # storywatch.logs owns the root handler; Scrapy only sets levels and its Twisted bridge.
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    # Before the writer is forked: a mallopt call in a forked child would copy the pages
+    # it shares with its parent (spiders/malloc.py).
+    keep_large_blocks_returnable()
     # First, while this process has no thread and no database connection to share.
     writer = writer_process(config, str(settings.get("LOG_LEVEL") or "WARNING"))
     try:
