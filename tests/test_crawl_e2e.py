@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
 import re
 import subprocess
 import sys
@@ -232,7 +231,7 @@ def test_extraction_workers_start_with_the_extractor_loaded_and_frozen() -> None
         assert pool.submit(model_loaded).result(timeout=120) is True
         assert pool.submit(_first_use_data_loaded).result(timeout=120) == {
             "justext stop words": True, "public suffixes": True}
-        if platform.libc_ver()[0] == "glibc":  # large freed blocks go back (malloc.py)
+        if malloc.on_glibc():  # large freed blocks go back (malloc.py)
             assert pool.submit(malloc.tuned).result(timeout=120) is True
     finally:
         pool.shutdown()

@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
 import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
-    reason="glibc's malloc only")
+from storywatch.spiders.malloc import on_glibc
+
+pytestmark = pytest.mark.skipif(not on_glibc(), reason="glibc's malloc only")
 
 # A crawl in miniature: one large block freed (a big page), then page-sized blocks, each
 # followed by a smaller one that stays (what the process keeps between pages; 40 KB, too

@@ -34,7 +34,6 @@ processes started after they are set; when a user has set either, that choice st
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import platform
@@ -59,7 +58,7 @@ def keep_large_blocks_returnable() -> bool:
     global _tuned
     if _tuned:
         return True
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if not on_glibc():
         return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return False  # the user's own setting, applied by glibc at start
@@ -76,9 +75,16 @@ def let_large_blocks_stay() -> None:
         _tuned = False
 
 
+def on_glibc() -> bool:
+    """Whether this process's malloc is glibc's, the only one this module speaks to."""
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
 def _set_thresholds(mmap: int, trim: int) -> bool:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # The process's own symbols: the interpreter is linked against libc.
+        # (ctypes.util.find_library would run `ldconfig -p` in a subprocess to find it.)
+        libc = ctypes.CDLL(None)
         return (libc.mallopt(_M_MMAP_THRESHOLD, mmap) == 1
                 and libc.mallopt(_M_TRIM_THRESHOLD, trim) == 1)
     except (OSError, AttributeError) as exc:
