@@ -105,7 +105,11 @@ def test_a_forked_child_runs_in_its_own_session_and_stops_as_a_group(
     assert psutil.Process(child.pid).ppid() == zygote.pid
     assert child.wait(0.5) is None  # still crawling the port that never answers
     code = child.stop(KILLED)  # SIGTERM to the group, SIGKILL if Scrapy lingers on
-    assert code in (-signal.SIGTERM, -signal.SIGKILL)
+    # Killed by the signal if it came before Scrapy's shutdown handlers were installed;
+    # after, Scrapy closes the spider and flushes its pipelines, and the crawl ends
+    # normally (0): which one depends on how far the child got in its 0.5 s. Either way
+    # the daemon reads it as stopped (judge, below), not as a crawl that ran its course.
+    assert code in (0, -signal.SIGTERM, -signal.SIGKILL)
     assert not psutil.pid_exists(child.pid) or psutil.Process(child.pid).status() == "zombie"
     assert judge(child, code, ["silent"], 60)["silent"].outcome == KILLED
 
