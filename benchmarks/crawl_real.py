@@ -55,6 +55,9 @@ class TreeMemory:
         self.peak = 0
         self.peak_pss = 0
         self.peaks: dict[int, int] = {}
+        # Each process's PSS and USS (its private pages) in the sample of the tree's peak
+        # PSS: what each would give back if it ended, and what it costs as a share.
+        self.at_peak: dict[int, tuple[int, int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -64,14 +67,17 @@ class TreeMemory:
             try:
                 procs = [self.root, *self.root.children(recursive=True)]
                 total = total_pss = 0
+                sample: dict[int, tuple[int, int]] = {}
                 for proc in procs:
                     with contextlib.suppress(psutil.Error):  # it ended meanwhile
                         info = proc.memory_full_info()
                         total += info.rss
                         total_pss += info.pss
+                        sample[proc.pid] = (info.pss, info.uss)
                         self.peaks[proc.pid] = max(self.peaks.get(proc.pid, 0), info.rss)
                 self.peak = max(self.peak, total)
-                self.peak_pss = max(self.peak_pss, total_pss)
+                if total_pss > self.peak_pss:
+                    self.peak_pss, self.at_peak = total_pss, sample
             except psutil.Error:
                 return
 
@@ -225,6 +231,10 @@ def main() -> None:
     print(f"crawl peak RSS: {tree_peak / 2**20:.0f} MB for the process tree (sampled); "
           f"crawl process {memory.peaks.get(child.pid, 0) / 2**20:.0f} MB, its helpers "
           f"(forkserver, extraction workers) {[round(p / 2**20) for p in others]} MB")
+    roles = {pid: ("crawl" if pid == child.pid else f"pid {pid}") for pid in memory.at_peak}
+    print("at the peak PSS, each process's PSS / USS (private) MB: " + ", ".join(
+        f"{roles[pid]} {pss / 2**20:.0f} / {uss / 2**20:.0f}"
+        for pid, (pss, uss) in sorted(memory.at_peak.items(), key=lambda kv: -kv[1][0])))
     print(f"crawl CPU: {cpu:.1f} s over {crawl_seconds:.1f} s wall "
           f"({cpu / crawl_seconds:.2f} cores busy), {1000 * cpu / n:.1f} ms per article")
     print(f"crawl summary: {summary.strip()} (log: {log})")
