@@ -230,7 +230,7 @@ def test_extraction_workers_start_with_the_extractor_loaded_and_frozen() -> None
         # the forkserver's pages.
         assert pool.submit(model_loaded).result(timeout=120) is True
         assert pool.submit(_first_use_data_loaded).result(timeout=120) == {
-            "justext stop words": True, "public suffixes": True}
+            "justext stop words": True, "public suffixes": True, "extractor": True}
         if malloc.on_glibc():  # large freed blocks go back (malloc.py)
             assert pool.submit(malloc.tuned).result(timeout=120) is True
     finally:
@@ -245,13 +245,17 @@ def _first_use_data_loaded() -> dict[str, bool]:
     from storywatch.normalise.urls import _suffixes
 
     return {"justext stop words": external.JT_STOPLIST is not None,
-            "public suffixes": _suffixes.cache_info().currsize == 1}
+            "public suffixes": _suffixes.cache_info().currsize == 1,
+            # build_item imports these on its first call (spiders/build.py)
+            "extractor": "storywatch.extraction.article" in sys.modules
+            and "storywatch.extraction.encoding" in sys.modules}
 
 
 def test_the_spider_loader_imports_the_spiders_not_the_workers_preload() -> None:
     """Scrapy's spider loader imports every module of SPIDER_MODULES, in the crawl process
     (whose writer is forked from it): the workers' preload loads the language model and
-    freezes the garbage collector, which that process must not do."""
+    freezes the garbage collector, which that process must not do. Nor does the crawl
+    process import the extractor with its pipelines: the workers run it."""
     probe = (
         "import json, sys\n"
         "from scrapy.settings import Settings\n"
@@ -260,9 +264,12 @@ def test_the_spider_loader_imports_the_spiders_not_the_workers_preload() -> None
         "from storywatch.normalise.language import model_loaded\n"
         "settings = Settings(); settings.setmodule(project, priority='project')\n"
         "names = SpiderLoader.from_settings(settings).list()\n"
+        "import storywatch.spiders.pipelines\n"
         "print(json.dumps({'spiders': sorted(names), 'model': model_loaded(),\n"
-        "                  'preload': 'storywatch.spiders.preload' in sys.modules}))\n")
+        "                  'preload': 'storywatch.spiders.preload' in sys.modules,\n"
+        "                  'extractor': 'trafilatura' in sys.modules}))\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=120, check=True)
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report == {"spiders": ["feed", "site", "sitemap"], "model": False, "preload": False}
+    assert report == {"spiders": ["feed", "site", "sitemap"], "model": False, "preload": False,
+                      "extractor": False}

@@ -139,3 +139,39 @@ def test_a_byline_in_the_markup_is_found_and_none_is_invented(byline: str) -> No
         "</article></body></html>"
     assert extract_article(page.format(byline), "https://x.example/a").authors == ["Jane Roe"]
     assert extract_article(page.format(""), "https://x.example/b").authors == []
+
+
+_CHARSETS = ["utf-8", "windows-1251", "iso-8859-1", "shift_jis", "utf-16", "gb18030"]
+_TEXTS = ["Déserteurs russes", "Русские дезертиры получили визы", "ロシア軍の脱走兵",
+          "plain ascii text", "俄罗斯逃兵获得法国签证"]
+
+
+@pytest.mark.parametrize("header", [None, "text/html", "text/html; charset={c}",
+                                    "text/html; charset=bogus-name"])
+@pytest.mark.parametrize("meta", [False, True])
+@pytest.mark.parametrize("bom", [False, True])
+@pytest.mark.parametrize("charset", _CHARSETS)
+def test_the_worker_reads_the_charset_scrapy_s_response_would(
+        charset: str, header: str | None, meta: bool, bom: bool) -> None:
+    """The crawl process hands the worker the page's bytes and Content-Type, and the worker
+    reads the charset (extraction.encoding.page_encoding); it must be the one Scrapy's
+    TextResponse.encoding gives for the same bytes and header, declared or not, so that a
+    page decodes as it did when the crawl process decoded it."""
+    from scrapy.http import HtmlResponse
+
+    from storywatch.extraction.encoding import decode_page, page_encoding
+
+    head = f'<meta charset="{charset}">' if meta else ""
+    html = f"<html><head>{head}</head><body><p>{' '.join(_TEXTS)}</p></body></html>"
+    try:
+        body = html.encode(charset)
+    except UnicodeEncodeError:
+        body = html.encode(charset, errors="xmlcharrefreplace")
+    if bom:
+        body = {"utf-8": b"\xef\xbb\xbf"}.get(charset, b"") + body
+    content_type = None if header is None else header.format(c=charset)
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    response = HtmlResponse("https://n.test/a.html", body=body, headers=headers)
+    assert page_encoding(body, content_type) == response.encoding
+    assert decode_page(body, page_encoding(body, content_type)) == decode_page(
+        body, response.encoding)

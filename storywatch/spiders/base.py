@@ -16,7 +16,6 @@ from twisted.python.failure import Failure
 
 from storywatch.config import SourceConfig
 from storywatch.discovery.pages import PageAnalysis, analyse_page
-from storywatch.extraction.encoding import decode_page
 from storywatch.normalise.dates import utc_now
 from storywatch.normalise.item import FeedHints
 from storywatch.normalise.urls import canonical_url
@@ -173,7 +172,8 @@ class NewsSpider(scrapy.Spider):
         yield RawArticle(
             url=response.url,
             requested_url=response.request.url if response.request else response.url,
-            html=decode_page(response.body, response.encoding),
+            body=response.body,
+            content_type=content_type or None,
             source=self.source.name,
             discovered_via=self.discovered_via,
             fetched_at=utc_now(),

@@ -2,14 +2,16 @@
 
 In a module of its own, importing only extraction and normalisation: a worker process
 imports this module to run `build_item`, and pulling in Scrapy, Twisted and SQLAlchemy
-(as the pipelines module does) cost each worker ~55 MB for nothing.
+(as the pipelines module does) cost each worker ~55 MB for nothing. The other way round,
+the crawl process imports it for the pipelines, and it has no use for the extractor (the
+workers run it): `extract_article` is imported on the first call, which the workers'
+preload makes before they fork.
 """
 
 from __future__ import annotations
 
 import time
 
-from storywatch.extraction import extract_article
 from storywatch.normalise.item import NewsItem, normalise_article
 from storywatch.spiders.items import RawArticle
 
@@ -17,8 +19,12 @@ from storywatch.spiders.items import RawArticle
 def build_item(raw: RawArticle) -> tuple[NewsItem, str | None, float]:
     """Extract and normalise one page: the item, the extractor's refusal reason if it
     refused, and the CPU seconds it took (the crawl's time breakdown)."""
+    from storywatch.extraction import extract_article
+    from storywatch.extraction.encoding import decode_page, page_encoding
+
     started = time.process_time()
-    article = extract_article(raw.html, raw.url, listing_date=bool(raw.hints.published),
+    html = decode_page(raw.body, page_encoding(raw.body, raw.content_type))
+    article = extract_article(html, raw.url, listing_date=bool(raw.hints.published),
                               listing_authors=bool(raw.hints.authors))
     news = normalise_article(
         article,

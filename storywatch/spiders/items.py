@@ -10,11 +10,15 @@ from storywatch.normalise.item import FeedHints
 
 @dataclass
 class RawArticle:
-    """A downloaded article page, before extraction; `hints` come from its listing."""
+    """A downloaded article page, before extraction; `hints` come from its listing.
+
+    The page as downloaded, bytes and Content-Type header: the extraction worker decodes
+    it (extraction.encoding), so that the crawl process holds no decoded copy of it."""
 
     url: str
     requested_url: str
-    html: str
+    body: bytes
+    content_type: str | None
     source: str
     discovered_via: str
     fetched_at: datetime

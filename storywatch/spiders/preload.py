@@ -19,6 +19,9 @@ from storywatch.spiders.malloc import keep_large_blocks_returnable
 # First, before the extractor's imports; the workers inherit it (spiders/malloc.py).
 keep_large_blocks_returnable()
 
+# What build_item imports on its first call (spiders/build.py).
+import storywatch.extraction.article  # noqa: E402
+import storywatch.extraction.encoding  # noqa: E402
 import storywatch.spiders.build  # noqa: E402, F401  (what the workers run)
 from storywatch.normalise.language import load_model  # noqa: E402
 from storywatch.normalise.urls import registered_domain  # noqa: E402
