@@ -258,3 +258,38 @@ def test_a_transient_article_failure_keeps_the_feed_from_a_304(
     world.clear_log()
     crawl(config)
     assert [r.status for r in world.requests if r.path == "/feeds/test.rss"] == [304]
+
+
+def test_a_meta_refresh_is_followed_and_a_page_without_one_is_not_decoded_for_it(
+        world: Any, tmp_path: Path) -> None:
+    """storywatch's MetaRefreshMiddleware (in Scrapy's place) still follows a refresh: a
+    feed entry whose page sends the reader on stores the page it sends them to. And it
+    no longer decodes a page holding no refresh to look for one (Scrapy's decodes every
+    page): the crawl hands the worker the page undecoded."""
+    from scrapy.http import HtmlResponse, Request
+    from scrapy.utils.test import get_crawler
+
+    from storywatch.spiders.middlewares import MetaRefreshMiddleware
+
+    world.set_override("/moved/story.html", Page.html(
+        '<html><head><meta http-equiv="Refresh" content="0; url=' + ONE.path + '">'
+        "</head><body><p>This story has moved.</p></body></html>"))
+    world.set_override("/feeds/test.rss", rss(world.url("/moved/story.html")))
+    config = write_config(tmp_path, world, [
+        {"name": "t", "kind": "feed", "url": world.url("/feeds/test.rss")},
+    ])
+    crawl(config)
+    assert [r[0] for r in stored(tmp_path)] == [world.url(ONE.path)]
+
+    middleware = MetaRefreshMiddleware.from_crawler(get_crawler())
+    request = Request("https://n.test/a.html")
+    plain = HtmlResponse(request.url, request=request,
+                         body="<html><p>Déjà vu: nothing sends the reader on</p>".encode())
+    assert middleware.process_response(request, plain) is plain
+    assert plain._cached_ubody is None  # never decoded
+    for charset in ("utf-8", "utf-16", "windows-1251"):
+        moved = HtmlResponse(request.url, request=request, headers={
+            "Content-Type": f"text/html; charset={charset}"},
+            body='<meta http-equiv="refresh" content="0;url=/b.html">'.encode(charset))
+        redirected = middleware.process_response(request, moved)
+        assert isinstance(redirected, Request) and redirected.url == "https://n.test/b.html"

@@ -64,6 +64,9 @@ DOWNLOADER_MIDDLEWARES = {
     "storywatch.spiders.politeness.BackoffRetryMiddleware": 550,
     "storywatch.spiders.politeness.RetryAfterMiddleware": 560,
     "storywatch.spiders.politeness.RedirectLoopMiddleware": 610,
+    # Scrapy's, at its own place (580), without decoding pages that hold no refresh.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "storywatch.spiders.middlewares.MetaRefreshMiddleware": 580,
     # Cluster mode: per-host slots shared by all workers; a no-op otherwise.
     "storywatch.spiders.middlewares.HostSlotsMiddleware": 880,
 }
