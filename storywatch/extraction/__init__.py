@@ -4,8 +4,9 @@
 trafilatura, so it must stay a pure function of (html, url).
 
 It is loaded on first use (PEP 562): the crawl process imports `extraction.metadata`
-for its page analysis and hands articles to worker processes, so trafilatura, its
-fallback's stop words and the language model (~50 MB) have no business in it.
+for its page analysis and hands articles to worker processes, which run the extractor;
+importing trafilatura, justext, htmldate and py3langid there cost it 15 MB and 0.14 s
+at every start for nothing.
 """
 
 from __future__ import annotations
