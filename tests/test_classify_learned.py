@@ -73,10 +73,32 @@ def test_packaged_weights_cover_the_signals_and_explain_each_decision() -> None:
     values = dict.fromkeys(NAMES, 0.5)
     verdict = model.verdict(values)
     assert math.isclose(sum(verdict.probabilities.values()), 1.0)
-    assert verdict.confidence == max(verdict.probabilities.values())
+    assert verdict.confidence == verdict.probabilities[verdict.status]
     # The explanation adds up to the decision: intercept + contributions = log-odds.
     logit = model.topic.intercept + sum(verdict.contributions["topic"].values())
     assert math.isclose(1 / (1 + math.exp(-logit)), verdict.p_topic, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize(("p_on", "p_new", "status"), [
+    (0.55, 0.70, "followup"),   # the most probable product would be off-topic (0.45)
+    (0.55, 0.30, "duplicate"),  # ... here too (0.45 against 0.385)
+    (0.45, 0.99, "offtopic"),
+    (0.95, 0.50, "followup"),
+    (0.95, 0.49, "duplicate"),
+])
+def test_the_status_answers_on_topic_then_new_each_at_even_odds(
+        p_on: float, p_new: float, status: str) -> None:
+    """Each stage is trained on balanced classes, so each question is decided at 0.5: an
+    on-topic item is not sent off-topic because its novelty is uncertain."""
+    from storywatch.classify.model import Stage
+
+    def stage(p: float) -> Stage:
+        return Stage(("x",), (0.0,), (1.0,), (0.0,), math.log(p / (1 - p)))
+
+    verdict = DecisionModel(stage(p_on), stage(p_new), {}).verdict({"x": 0.0})
+    assert math.isclose(verdict.p_topic, p_on) and math.isclose(verdict.p_new, p_new)
+    assert verdict.status == status
+    assert verdict.confidence == verdict.probabilities[status]
 
 
 def test_a_stricter_topic_bias_turns_a_followup_offtopic(tmp_path: Path) -> None:

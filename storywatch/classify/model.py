@@ -4,8 +4,13 @@
   P(new | on topic)       does it bring a development the seeds lack? -> followup / duplicate
 
 so that P(followup) = P(on) P(new), P(duplicate) = P(on) (1 - P(new)) and
-P(offtopic) = 1 - P(on). The status is the most probable of the three, and its
-probability is the item's confidence (what `storywatch items --uncertain` sorts by).
+P(offtopic) = 1 - P(on). The status answers the two questions in turn, each at its own
+even odds (each stage is trained on balanced classes): off-topic if P(on) < 0.5, else
+follow-up if P(new) >= 0.5, else duplicate. Taking the most probable of the three
+products instead asked more of an on-topic item the less sure its novelty was (a
+follow-up needed P(on) > 1 / (1 + P(new)): 0.625 at P(new) = 0.6), and sent reports of
+the seed event to off-topic (docs/classification.md). The status's probability is the
+item's confidence (what `storywatch items --uncertain` sorts by).
 
 The weights are trained by benchmarks/train_decision.py on the real cross-story corpus
 (benchmarks/corpus/) and shipped in decision_weights.json; nothing here is tuned by hand.
@@ -107,7 +112,8 @@ class DecisionModel:
         p_new = _sigmoid(self.novelty.logit(values, cal.novelty_shift))
         probabilities = {"followup": p_on * p_new, "duplicate": p_on * (1 - p_new),
                          "offtopic": 1 - p_on}
-        status = max(probabilities, key=lambda k: probabilities[k])
+        status = ("offtopic" if p_on < 0.5 else "followup" if p_new >= 0.5
+                  else "duplicate")
         return Verdict(status, probabilities, probabilities[status], p_on, p_new, {
             "topic": self.topic.contributions(values),
             "novelty": self.novelty.contributions(values)})
