@@ -216,7 +216,9 @@ def iter_items(
     since: datetime | None = None, uncertain: bool = False, limit: int | None = None,
     brief: bool = False,
 ) -> Iterator[ItemRow]:
-    for values in session.execute(
+    # On the session's connection, not through the ORM: these are plain columns, and the
+    # ORM's row loading was 40 % of listing 10,000 items (`storywatch items`).
+    for values in session.connection().execute(
         items_query(topic=topic, status=status, since=since, uncertain=uncertain, limit=limit,
                     brief=brief)
     ).mappings():
