@@ -281,12 +281,18 @@ def test_a_meta_refresh_is_followed_and_a_page_without_one_is_not_decoded_for_it
     crawl(config)
     assert [r[0] for r in stored(tmp_path)] == [world.url(ONE.path)]
 
+    class Undecoded(HtmlResponse):
+        """A page whose text must not be asked for."""
+
+        @property
+        def text(self) -> str:
+            raise AssertionError("the page was decoded")
+
     middleware = MetaRefreshMiddleware.from_crawler(get_crawler())
     request = Request("https://n.test/a.html")
-    plain = HtmlResponse(request.url, request=request,
-                         body="<html><p>Déjà vu: nothing sends the reader on</p>".encode())
+    plain = Undecoded(request.url, request=request,
+                      body="<html><p>Déjà vu: nothing sends the reader on</p>".encode())
     assert middleware.process_response(request, plain) is plain
-    assert plain._cached_ubody is None  # never decoded
     for charset in ("utf-8", "utf-16", "windows-1251"):
         moved = HtmlResponse(request.url, request=request, headers={
             "Content-Type": f"text/html; charset={charset}"},

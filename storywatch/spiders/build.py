@@ -19,7 +19,9 @@ from storywatch.spiders.items import RawArticle
 def build_item(raw: RawArticle) -> tuple[NewsItem, str | None, float]:
     """Extract and normalise one page: the item, the extractor's refusal reason if it
     refused, and the CPU seconds it took (the crawl's time breakdown)."""
-    from storywatch.extraction import extract_article
+    # From the modules themselves, not through the package's lazy attribute (a call
+    # of its __getattr__ per article); the workers' preload imported them before the fork.
+    from storywatch.extraction.article import extract_article
     from storywatch.extraction.encoding import decode_page, page_encoding
 
     started = time.process_time()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
@@ -161,8 +162,9 @@ class MetaRefreshMiddleware(_MetaRefresh):
 
 # 4,096 characters (what Scrapy's get_meta_refresh reads) of at most 4 bytes each.
 _REFRESH_HEAD_BYTES = 4096 * 4
+# Searched in place on the reactor thread: no slice or lower-cased copy of the page.
+_REFRESH_OR_NUL = re.compile(rb"refresh|\x00", re.IGNORECASE)
 
 
 def _may_refresh(body: bytes) -> bool:
-    head = body[:_REFRESH_HEAD_BYTES]
-    return b"\x00" in head or b"refresh" in head.lower()
+    return _REFRESH_OR_NUL.search(body, 0, _REFRESH_HEAD_BYTES) is not None
