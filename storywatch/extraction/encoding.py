@@ -49,7 +49,9 @@ def page_encoding(body: bytes, content_type: str | None) -> str | None:
     """The charset Scrapy's TextResponse.encoding gives: the byte-order mark, the
     Content-Type header, the page's own <meta>, else (Scrapy's auto-detection) ASCII or
     UTF-8 if the bytes decode so, else charset-normalizer's guess. Read from the same w3lib
-    functions, in the same order."""
+    functions, in the same order. Not w3lib's `html_to_unicode`, which Scrapy calls for
+    the last step: it decodes the whole page to name the charset (decode_page decodes it
+    once more) and drops a byte-order mark that the page's text has always kept here."""
     declared = (read_bom(body)[0] or http_content_type_encoding(content_type or "")
                 or html_body_declared_encoding(body))
     if declared:
